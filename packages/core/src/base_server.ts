@@ -1,0 +1,820 @@
+/**
+ * `BaseServer`: the server lifecycle, written once for every transport.
+ *
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type * as TypedEmitterModule from 'typed-emitter';
+import { InvalidArgumentError, RequestAbortedError, ServerClosedError } from './errors.js';
+import { EventLoopStrategy } from './event_loop_strategy.js';
+import { createLogger, type LoggerOption } from './logger.js';
+import type { ConcurrencyStrategy, RequestJob } from './strategy.js';
+import type { Awaitable, ClientAddress, InetAddress, RequestHandlerClass } from './types.js';
+
+/**
+ * The key under which a server hands a handler its per-request context (`signal`, `log`).
+ * Handler base classes use it; applications do not need it.
+ *
+ * @example
+ * ```ts
+ * const context = (server as RequestContextProvider)[kRequestContext]?.(request);
+ * ```
+ */
+export const kRequestContext: unique symbol = Symbol.for('sockserve.requestContext') as never;
+
+/**
+ * Per-request values a server provides to the handler of that request.
+ *
+ * @example
+ * ```ts
+ * const { signal, log } = server[kRequestContext](request) ?? fallback;
+ * ```
+ */
+export interface RequestContext {
+  /** Aborted when the server forces the request to end. */
+  readonly signal: AbortSignal;
+  /** A child logger bound to the client address. */
+  readonly log: Logger;
+}
+
+/**
+ * An object that can hand out {@link RequestContext}s; every `BaseServer` is one.
+ *
+ * @example
+ * ```ts
+ * function contextOf(server: object, request: unknown): RequestContext | undefined {
+ *   return (server as Partial<RequestContextProvider>)[kRequestContext]?.(request);
+ * }
+ * ```
+ */
+export interface RequestContextProvider {
+  [kRequestContext](request: unknown): RequestContext | undefined;
+}
+
+/**
+ * Options every server takes.
+ *
+ * @example
+ * ```ts
+ * const options: BaseServerOptions = { concurrency: new SequentialStrategy(), logger: false, timeout: 5_000 };
+ * ```
+ */
+export interface BaseServerOptions {
+  /** Where and when requests run. Default: `new EventLoopStrategy()` (unbounded). */
+  concurrency?: ConcurrencyStrategy;
+  /** A pino logger, or `false` for none. Default: warnings and errors to stderr. */
+  logger?: LoggerOption;
+  /** For `handleRequest()`: ms to wait for a request before calling `handleTimeout()`. Default: `null` (wait forever). */
+  timeout?: number | null;
+  /**
+   * How many accepted requests may wait while neither `serveForever()` nor `handleRequest()` is
+   * taking them (the user-space counterpart of the listen backlog). Beyond it, new connections are
+   * closed and a warning is logged. Default: 511.
+   */
+  maxPendingRequests?: number;
+}
+
+/**
+ * What `serverClose()` reports about the requests that were in flight when it was called.
+ *
+ * @example
+ * ```ts
+ * const { completed, aborted } = await server.serverClose({ timeout: 5_000 });
+ * if (aborted > 0) console.warn(`${aborted} requests were cut off`);
+ * ```
+ */
+export interface CloseReport {
+  /** Requests that finished on their own before the deadline. */
+  readonly completed: number;
+  /** Requests that were still running at the deadline and were aborted. */
+  readonly aborted: number;
+}
+
+/**
+ * Options of `serverClose()`.
+ *
+ * @example
+ * ```ts
+ * await server.serverClose({ timeout: 10_000 });
+ * ```
+ */
+export interface ServerCloseOptions {
+  /** ms to wait for in-flight requests before aborting them. Default: wait for all of them. */
+  timeout?: number;
+}
+
+/**
+ * Events every server emits.
+ *
+ * @example
+ * ```ts
+ * server.on('request', (client) => console.log('request from', client));
+ * server.on('close', ({ completed, aborted }) => console.log({ completed, aborted }));
+ * ```
+ */
+export type ServerEvents<Address> = {
+  /** The server is bound and listening. */
+  listening: () => void;
+  /** A request was accepted and is about to be verified and dispatched. */
+  request: (clientAddress: Address) => void;
+  /** A request failed; the error is also passed to `handleError()`. */
+  requestError: (error: unknown, clientAddress: Address) => void;
+  /** `shutdown()` stopped `serveForever()`. */
+  shutdown: () => void;
+  /** `serverClose()` finished. */
+  close: (report: CloseReport) => void;
+  /** The listener failed after it was listening (accept errors). Logged when nobody listens. */
+  error: (error: Error) => void;
+};
+
+/** One request from acceptance until it is closed. */
+class InFlight<Request, Address> implements RequestContext {
+  readonly controller = new AbortController();
+  /** Settles when the request is done (closed, or handed to the transport to linger). */
+  done: Promise<void> = Promise.resolve();
+  /** shutdownRequest() has been called. */
+  shut = false;
+  /** The last error reported to handleError, to report each error once. */
+  reported: unknown = undefined;
+  #log: Logger | undefined;
+
+  constructor(
+    readonly request: Request,
+    readonly clientAddress: Address,
+    readonly serverLog: Logger,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get log(): Logger {
+    return (this.#log ??= this.serverLog.child({ client: formatAddress(this.clientAddress) }));
+  }
+}
+
+/**
+ * Formats a client or server address for logs: `host:port`, `[v6]:port`, or a Unix path.
+ *
+ * @example
+ * ```ts
+ * formatAddress({ host: '::1', port: 80, family: 'IPv6' }); // '[::1]:80'
+ * ```
+ */
+export function formatAddress(address: unknown): string {
+  if (typeof address === 'string') return address.startsWith('\0') ? `@${address.slice(1)}` : address;
+  if (typeof address === 'object' && address !== null) {
+    if ('path' in address) {
+      const path = (address as { path: string | null }).path;
+      return path === null ? 'unix:(unbound)' : formatAddress(path);
+    }
+    const { host, port } = address as InetAddress;
+    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  }
+  return String(address);
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(reason: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A timer as a promise, with a way to cancel it so it does not hold the event loop open. */
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Waits for all promises, or at most `ms` (undefined: no limit). True when all settled in time. */
+async function settleWithin(promises: Promise<unknown>[], ms: number | undefined): Promise<boolean> {
+  const all = Promise.allSettled(promises).then(() => true);
+  if (ms === undefined) return all;
+  const timer = delay(ms);
+  try {
+    return await Promise.race([all, timer.promise.then(() => false)]);
+  } finally {
+    timer.cancel();
+  }
+}
+
+function validateTimeout(name: string, value: unknown, nullable: boolean): void {
+  if (nullable && value === null) return;
+  if (typeof value !== 'number' || !(value >= 0) || Number.isNaN(value)) {
+    throw new InvalidArgumentError(
+      `Expected \`${name}\` to be a number of milliseconds from 0 and up${nullable ? ' or null' : ''}, got \`${String(value)}\``,
+    );
+  }
+}
+
+const GRACE_AFTER_ABORT_MS = 1_000;
+
+type State = 'new' | 'open' | 'closing' | 'closed';
+
+/** `EventEmitter`, typed per event map by typed-emitter. */
+const TypedEventEmitter = EventEmitter as unknown as new <
+  Events extends TypedEmitterModule.EventMap,
+>() => TypedEmitterModule.default<Events>;
+
+/**
+ * The server lifecycle, written once for every transport: listen, the accept/dispatch path
+ * (`verifyRequest` → `processRequest` → strategy → `finishRequest` → `shutdownRequest`),
+ * `serveForever`, `handleRequest`, `shutdown` and `serverClose`. Transports subclass it and
+ * only bind, accept and close; applications subclass a transport to override hooks.
+ *
+ * Every hook is awaited and may be sync or async. A handler error never escapes: it goes to
+ * `handleError()`, the request is closed, and serving goes on.
+ *
+ * @example
+ * ```ts
+ * class LocalOnlyServer extends TCPServer {
+ *   override verifyRequest(socket: net.Socket, client: InetAddress) {
+ *     return client.host === '127.0.0.1';
+ *   }
+ * }
+ * await using server = new LocalOnlyServer({ host: '127.0.0.1', port: 0 }, EchoHandler);
+ * void server.serveForever();
+ * ```
+ */
+export abstract class BaseServer<
+  Request,
+  Address = ClientAddress,
+  ServerAddress extends InetAddress | string = InetAddress | string,
+>
+  extends TypedEventEmitter<ServerEvents<Address>>
+  implements RequestContextProvider, AsyncDisposable
+{
+  /** The handler class; one instance handles each request. */
+  readonly RequestHandlerClass: RequestHandlerClass<Request, Address>;
+  /** The concurrency strategy. */
+  readonly concurrency: ConcurrencyStrategy;
+  /** The server's logger. Each request's handler gets a child of it. */
+  readonly log: Logger;
+  /** For `handleRequest()`: ms to wait for a request before `handleTimeout()`; `null` waits forever. */
+  timeout: number | null;
+
+  /** Lifecycle state: never listened, listening, closing, closed. */
+  #state: State = 'new';
+  /** The listen() in progress or done, so listen() is idempotent. */
+  #listening: Promise<void> | undefined;
+  /** Settled by shutdown(); set while serveForever() runs. */
+  #serve: Deferred<void> | undefined;
+  /** serveForever() is dispatching requests as they are accepted. */
+  #serving = false;
+  /** Accepted requests that nobody has taken yet. */
+  readonly #pending: Array<[Request, Address]> = [];
+  readonly #maxPending: number;
+  /** handleRequest() calls waiting for the next request (undefined: the server closed). */
+  readonly #waiters: Array<(next: [Request, Address] | undefined) => void> = [];
+  /** Requests from dispatch until closed. */
+  readonly #inFlight = new Map<Request, InFlight<Request, Address>>();
+  /** serverClose() in progress or done. */
+  #closing: Promise<CloseReport> | undefined;
+
+  constructor(RequestHandlerClass: RequestHandlerClass<Request, Address>, options: BaseServerOptions = {}) {
+    super();
+    if (typeof RequestHandlerClass !== 'function') {
+      throw new InvalidArgumentError(
+        `Expected \`RequestHandlerClass\` to be a class, got \`${String(RequestHandlerClass)}\``,
+      );
+    }
+    const { concurrency = new EventLoopStrategy(), logger, timeout = null, maxPendingRequests = 511 } = options;
+    validateTimeout('timeout', timeout, true);
+    if (!Number.isInteger(maxPendingRequests) || maxPendingRequests < 0) {
+      throw new InvalidArgumentError(
+        `Expected \`maxPendingRequests\` to be an integer from 0 and up, got \`${String(maxPendingRequests)}\``,
+      );
+    }
+    if (typeof concurrency?.schedule !== 'function') {
+      throw new InvalidArgumentError(
+        `Expected \`concurrency\` to be a ConcurrencyStrategy (an object with schedule()), got \`${String(concurrency)}\``,
+      );
+    }
+    this.RequestHandlerClass = RequestHandlerClass;
+    this.concurrency = concurrency;
+    this.log = createLogger(logger);
+    this.timeout = timeout;
+    this.#maxPending = maxPendingRequests;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transport interface
+
+  /** The address the server is bound to (the requested one before `listen()`). */
+  abstract get serverAddress(): ServerAddress;
+
+  /** Binds and listens. Calls {@link BaseServer._accept} for each request from then on. */
+  protected abstract _bind(): Promise<void>;
+
+  /**
+   * Stops accepting at once; resolves once the listener is fully closed (which may be after
+   * every request's connection has closed).
+   */
+  protected abstract _unbind(): Promise<void>;
+
+  /** Closes a request at once, without grace: used to abort and to refuse. */
+  protected abstract _destroyRequest(request: Request): void;
+
+  /**
+   * Waits, within `deadline` ms, for connections that are lingering after their request
+   * completed, then closes them. Transports without lingering have nothing to do.
+   */
+  protected _closeLingering(_deadline: number | undefined): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Transports call this for every accepted request. */
+  protected _accept(request: Request, clientAddress: Address): void {
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      this._destroyRequest(request);
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      waiter([request, clientAddress]);
+    } else if (this.#serving) {
+      void this.#dispatch(request, clientAddress);
+    } else if (this.#pending.length < this.#maxPending) {
+      this.#pending.push([request, clientAddress]);
+    } else {
+      this.log.warn(
+        { client: formatAddress(clientAddress), maxPendingRequests: this.#maxPending },
+        'Refused a connection: too many requests are waiting for serveForever() or handleRequest()',
+      );
+      this._destroyRequest(request);
+    }
+  }
+
+  /**
+   * Transports call this when a request's connection fails outside the handler's own calls (a
+   * reset while a reply is in flight, a datagram that cannot be sent). The error goes to
+   * `handleError()` once.
+   */
+  protected _requestError(request: Request, error: unknown): void {
+    const record = this.#inFlight.get(request);
+    if (record === undefined) {
+      this.log.debug({ err: error }, 'Connection error outside a request');
+      return;
+    }
+    void this.#report(record, error);
+  }
+
+  /** Transports call this for errors of the listener itself. */
+  protected _serverError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.#emit('error', error);
+    else this.log.error({ err: error }, `Listener error on ${formatAddress(this.serverAddress)}`);
+  }
+
+  /** True once `serverClose()` has been called. */
+  protected get _closing(): boolean {
+    return this.#state === 'closing' || this.#state === 'closed';
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Public lifecycle
+
+  /** True while the server is bound and listening. */
+  get listening(): boolean {
+    return this.#state === 'open';
+  }
+
+  /**
+   * Binds and listens. Idempotent: later calls return the same promise. Rejects with a
+   * `ListenError` whose `code` is the system's (`EADDRINUSE`, `EACCES`, ...), or an
+   * `InvalidArgumentError` for a malformed address; a failed listen leaves nothing open and may
+   * be retried.
+   *
+   * @example
+   * ```ts
+   * await server.listen();
+   * console.log(server.serverAddress.port);
+   * ```
+   */
+  listen(): Promise<void> {
+    if (this._closing) return Promise.reject(new ServerClosedError());
+    this.#listening ??= this.#listen();
+    return this.#listening;
+  }
+
+  async #listen(): Promise<void> {
+    try {
+      await this._bind();
+      await this.concurrency.open?.(this);
+    } catch (error) {
+      this.#listening = undefined;
+      await this._unbind().catch(() => {});
+      throw error;
+    }
+    if (this._closing) return;
+    this.#state = 'open';
+    this.log.debug({ address: formatAddress(this.serverAddress), strategy: this.concurrency.name }, 'Listening');
+    this.#emit('listening');
+  }
+
+  /**
+   * Serves requests until `shutdown()`. Listens first if needed. Resolves when the loop has
+   * stopped (in-flight requests may still be running; `serverClose()` waits for them). Calling it
+   * while it already runs returns the same promise.
+   *
+   * @example
+   * ```ts
+   * const done = server.serveForever();
+   * process.once('SIGTERM', () => server.shutdown());
+   * await done;
+   * await server.serverClose({ timeout: 10_000 });
+   * ```
+   */
+  serveForever(): Promise<void> {
+    if (this._closing) return Promise.reject(new ServerClosedError());
+    if (this.#serve !== undefined) return this.#serve.promise;
+    const serve = deferred<void>();
+    this.#serve = serve;
+    this.listen().then(
+      () => {
+        if (this.#serve !== serve) return; // shutdown() came first
+        this.#serving = true;
+        while (this.#serving && this.#pending.length > 0) {
+          const [request, clientAddress] = this.#pending.shift()!;
+          void this.#dispatch(request, clientAddress);
+        }
+      },
+      (error: unknown) => {
+        if (this.#serve === serve) this.#serve = undefined;
+        serve.reject(error);
+      },
+    );
+    return serve.promise;
+  }
+
+  /**
+   * Stops `serveForever()` and resolves once it has stopped. New connections are no longer
+   * dispatched (they wait until `handleRequest()`, a new `serveForever()`, or `serverClose()`).
+   * Never polls, and is safe to call from inside a handler.
+   *
+   * @example
+   * ```ts
+   * class StopHandler extends StreamRequestHandler {
+   *   async handle() { await this.server.shutdown(); }
+   * }
+   * ```
+   */
+  async shutdown(): Promise<void> {
+    const serve = this.#serve;
+    if (serve === undefined) return;
+    this.#serve = undefined;
+    this.#serving = false;
+    this.#emit('shutdown');
+    serve.resolve();
+  }
+
+  /**
+   * Accepts and handles exactly one request, resolving once its `finish()` has run. Listens first
+   * if needed. When `timeout` is set and no request arrives in time, calls `handleTimeout()`
+   * instead.
+   *
+   * @example
+   * ```ts
+   * server.timeout = 1_000;
+   * while (!done) await server.handleRequest();
+   * ```
+   */
+  async handleRequest(): Promise<void> {
+    if (this._closing) throw new ServerClosedError();
+    await this.listen();
+    const next = this.#pending.shift() ?? (await this.#nextRequest());
+    if (next === 'timeout') {
+      await this.handleTimeout();
+    } else if (next !== undefined) {
+      await this.#dispatch(next[0], next[1]);
+    }
+  }
+
+  #nextRequest(): Promise<[Request, Address] | 'timeout' | undefined> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter = (next: [Request, Address] | undefined): void => {
+        clearTimeout(timer);
+        resolve(next);
+      };
+      this.#waiters.push(waiter);
+      if (this.timeout !== null) {
+        timer = setTimeout(() => {
+          const index = this.#waiters.indexOf(waiter);
+          if (index !== -1) this.#waiters.splice(index, 1);
+          resolve('timeout');
+        }, this.timeout);
+      }
+    });
+  }
+
+  /**
+   * Closes the listener (a Unix server removes its socket path), waits up to `timeout` ms for
+   * in-flight requests (no `timeout`: for all of them), then aborts the rest: their `signal`
+   * fires and their connections are destroyed. Resolves with a report counting the requests that
+   * were in flight when it was called. Also stops `serveForever()`. Idempotent.
+   *
+   * @example
+   * ```ts
+   * const report = await server.serverClose({ timeout: 5_000 });
+   * console.log(`${report.completed} completed, ${report.aborted} aborted`);
+   * ```
+   */
+  serverClose(options: ServerCloseOptions = {}): Promise<CloseReport> {
+    if (options.timeout !== undefined) validateTimeout('timeout', options.timeout, false);
+    this.#closing ??= this.#close(options.timeout);
+    return this.#closing;
+  }
+
+  async #close(timeout: number | undefined): Promise<CloseReport> {
+    const started = Date.now();
+    await this.shutdown();
+    this.#state = 'closing';
+    for (const waiter of this.#waiters.splice(0)) waiter(undefined);
+    for (const [request] of this.#pending.splice(0)) this._destroyRequest(request);
+    await this.#listening?.catch(() => {});
+    const unbound = this._unbind();
+
+    const records = [...this.#inFlight.values()];
+    await settleWithin(
+      records.map((record) => record.done),
+      timeout,
+    );
+    const late = records.filter((record) => this.#inFlight.get(record.request) === record);
+    for (const record of late) this.#abort(record);
+    if (late.length > 0) {
+      this.log.warn({ aborted: late.length }, `Aborted ${late.length} request(s) still running at the close deadline`);
+      await settleWithin(
+        late.map((record) => record.done),
+        GRACE_AFTER_ABORT_MS,
+      );
+    }
+    const remaining = timeout === undefined ? undefined : Math.max(0, timeout - (Date.now() - started));
+    await this._closeLingering(remaining);
+    await unbound.catch((error: unknown) => this.log.warn({ err: error }, 'Closing the listener failed'));
+    try {
+      await this.concurrency.close?.();
+    } catch (error) {
+      this.log.warn({ err: error }, 'Closing the concurrency strategy failed');
+    }
+    this.#state = 'closed';
+    const report: CloseReport = { completed: records.length - late.length, aborted: late.length };
+    this.#emit('close', report);
+    return report;
+  }
+
+  /** `shutdown()` and `serverClose()`, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+    await this.serverClose();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Overridable hooks, as in socketserver
+
+  /**
+   * Decides whether to handle a request. Return `false` to close it without running a handler
+   * (`shutdownRequest()` still runs). Default: `true`.
+   *
+   * @example
+   * ```ts
+   * override verifyRequest(_socket: net.Socket, client: InetAddress) {
+   *   return !blocklist.has(client.host);
+   * }
+   * ```
+   */
+  verifyRequest(_request: Request, _clientAddress: Address): Awaitable<boolean> {
+    return true;
+  }
+
+  /**
+   * Hands a verified request to the concurrency strategy and resolves when it is done. Override
+   * to wrap every request (timing, tracing); call `super.processRequest()` to keep the strategy.
+   *
+   * @example
+   * ```ts
+   * override async processRequest(socket: net.Socket, client: InetAddress) {
+   *   const started = performance.now();
+   *   await super.processRequest(socket, client);
+   *   metrics.observe(performance.now() - started);
+   * }
+   * ```
+   */
+  processRequest(request: Request, clientAddress: Address): Promise<void> {
+    const record = this.#inFlight.get(request) ?? this.#track(request, clientAddress);
+    return this.concurrency.schedule(this.#job(record));
+  }
+
+  /**
+   * Creates the handler and runs `setup()`, then `handle()`, then `finish()` (in `finally`).
+   *
+   * @example
+   * ```ts
+   * override async finishRequest(socket: net.Socket, client: InetAddress) {
+   *   await using span = tracer.startSpan('request');
+   *   await super.finishRequest(socket, client);
+   * }
+   * ```
+   */
+  async finishRequest(request: Request, clientAddress: Address): Promise<void> {
+    const handler = new this.RequestHandlerClass(request, clientAddress, this);
+    if (handler.setup !== undefined) await handler.setup();
+    try {
+      await handler.handle();
+    } finally {
+      if (handler.finish !== undefined) await handler.finish();
+    }
+  }
+
+  /**
+   * Called with every error a request raises, before the request is closed. Default: log it with
+   * its stack at level `error`. Errors it throws are logged, never propagated.
+   *
+   * @example
+   * ```ts
+   * override handleError(_socket: net.Socket, client: InetAddress, error: unknown) {
+   *   errorTracker.capture(error, { client });
+   * }
+   * ```
+   */
+  handleError(_request: Request, clientAddress: Address, error: unknown): Awaitable<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    this.log.error({ err: error, client: formatAddress(clientAddress) }, `Request failed: ${message}`);
+  }
+
+  /**
+   * Called by `handleRequest()` when no request arrived within `timeout`. Default: nothing.
+   *
+   * @example
+   * ```ts
+   * override handleTimeout() { this.idleTicks += 1; }
+   * ```
+   */
+  handleTimeout(): Awaitable<void> {}
+
+  /**
+   * Called after each dispatched request is done. Default: nothing.
+   *
+   * @example
+   * ```ts
+   * override serviceActions() { this.served += 1; }
+   * ```
+   */
+  serviceActions(): Awaitable<void> {}
+
+  /**
+   * Ends a request after its handler: transports half-close, let the peer's unread input drain
+   * briefly, then call `closeRequest()`. Runs exactly once per request, including refused ones.
+   *
+   * @example
+   * ```ts
+   * override async shutdownRequest(socket: net.Socket) {
+   *   this.open -= 1;
+   *   await super.shutdownRequest(socket);
+   * }
+   * ```
+   */
+  shutdownRequest(request: Request): Awaitable<void> {
+    return this.closeRequest(request);
+  }
+
+  /**
+   * Releases a request's resources. Default: nothing; stream transports destroy the socket.
+   *
+   * @example
+   * ```ts
+   * override closeRequest(socket: net.Socket) {
+   *   connections.delete(socket);
+   *   return super.closeRequest(socket);
+   * }
+   * ```
+   */
+  closeRequest(_request: Request): Awaitable<void> {}
+
+  // ---------------------------------------------------------------------------------------------
+  // Request path
+
+  /** @internal */
+  [kRequestContext](request: unknown): RequestContext | undefined {
+    return this.#inFlight.get(request as Request);
+  }
+
+  /** Tracks a request from dispatch until it is done. */
+  #track(request: Request, clientAddress: Address): InFlight<Request, Address> {
+    const record = new InFlight(request, clientAddress, this.log);
+    this.#inFlight.set(request, record);
+    return record;
+  }
+
+  async #dispatch(request: Request, clientAddress: Address): Promise<void> {
+    const record = this.#track(request, clientAddress);
+    const done = deferred<void>();
+    record.done = done.promise;
+    try {
+      this.#emit('request', clientAddress);
+      let verified = false;
+      try {
+        verified = (await this.verifyRequest(request, clientAddress)) === true;
+      } catch (error) {
+        await this.#report(record, error);
+      }
+      if (verified) await this.processRequest(request, clientAddress);
+    } catch (error) {
+      await this.#report(record, error);
+    } finally {
+      // Refused, failed, or skipped by the strategy because aborted: close it now.
+      if (!record.shut) {
+        if (record.signal.aborted) {
+          record.shut = true;
+          this._destroyRequest(request);
+        } else {
+          await this.#shutdownRequest(record);
+        }
+      }
+      this.#inFlight.delete(request);
+      done.resolve();
+    }
+    try {
+      await this.serviceActions();
+    } catch (error) {
+      this.log.error({ err: error }, 'serviceActions() failed');
+    }
+  }
+
+  #job(record: InFlight<Request, Address>): RequestJob<Request, Address> {
+    return {
+      request: record.request,
+      clientAddress: record.clientAddress,
+      signal: record.signal,
+      run: async () => {
+        if (record.signal.aborted) return;
+        try {
+          await this.finishRequest(record.request, record.clientAddress);
+        } catch (error) {
+          await this.#report(record, error);
+        }
+        await this.#shutdownRequest(record);
+      },
+      fail: async (error: unknown) => {
+        await this.#report(record, error);
+        await this.#shutdownRequest(record);
+      },
+    };
+  }
+
+  async #shutdownRequest(record: InFlight<Request, Address>): Promise<void> {
+    if (record.shut) return;
+    record.shut = true;
+    if (record.signal.aborted) {
+      this._destroyRequest(record.request);
+      return;
+    }
+    try {
+      await this.shutdownRequest(record.request);
+    } catch (error) {
+      this.log.error({ err: error, client: formatAddress(record.clientAddress) }, 'shutdownRequest() failed');
+      this._destroyRequest(record.request);
+    }
+  }
+
+  /** Sends an error to handleError() once; errors caused by an abort are not reported. */
+  async #report(record: InFlight<Request, Address>, error: unknown): Promise<void> {
+    if (record.signal.aborted) return;
+    const cause = error instanceof Error ? error.cause : undefined;
+    if (record.reported !== undefined && (error === record.reported || cause === record.reported)) return;
+    record.reported = error;
+    this.#emit('requestError', error, record.clientAddress);
+    try {
+      await this.handleError(record.request, record.clientAddress, error);
+    } catch (hookError) {
+      this.log.error({ err: hookError, original: error }, 'handleError() threw');
+    }
+  }
+
+  #abort(record: InFlight<Request, Address>): void {
+    record.controller.abort(new RequestAbortedError());
+    this._destroyRequest(record.request);
+  }
+
+  /** Emits without letting a throwing listener break the server. */
+  #emit<E extends keyof ServerEvents<Address>>(event: E, ...args: Parameters<ServerEvents<Address>[E]>): void {
+    try {
+      (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
+    } catch (error) {
+      this.log.error({ err: error, event }, `A '${String(event)}' event listener threw`);
+    }
+  }
+}

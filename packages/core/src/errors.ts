@@ -1,0 +1,301 @@
+/**
+ * Errors raised by sockserve. Every error is a {@link SockserveError} with a stable `code`
+ * that is safe to branch on; messages may be reworded between releases, codes may not.
+ * Every code has a row in `docs/errors.md`.
+ *
+ * @module
+ */
+
+const kBrand = Symbol.for('sockserve.error');
+
+/**
+ * Base class of every error sockserve raises.
+ *
+ * `instanceof` works across duplicate installs of the package (the class is branded with a
+ * `Symbol.for` key rather than compared by identity).
+ *
+ * @example
+ * ```ts
+ * import { SockserveError } from '@sockserve/core';
+ *
+ * try {
+ *   await server.listen();
+ * } catch (error) {
+ *   if (error instanceof SockserveError) console.error(error.code, error.message);
+ * }
+ * ```
+ */
+export class SockserveError extends Error {
+  /** Stable, machine-readable error code. */
+  readonly code: string;
+
+  constructor(message: string, code = 'ERR_SOCKSERVE', options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'SockserveError';
+    this.code = code;
+  }
+
+  /** @internal */
+  get [kBrand](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === SockserveError) {
+      return typeof value === 'object' && value !== null && kBrand in value;
+    }
+    return Function.prototype[Symbol.hasInstance].call(this, value) || brandedAs(this, value);
+  }
+}
+
+/** Matches instances of the same-named error class from another copy of this module. */
+function brandedAs(cls: { name: string }, value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || !(kBrand in value)) return false;
+  let proto: unknown = Object.getPrototypeOf(value);
+  while (proto !== null && typeof proto === 'object') {
+    const ctor = (proto as { constructor?: { name?: string } }).constructor;
+    if (ctor?.name === cls.name) return true;
+    proto = Object.getPrototypeOf(proto);
+  }
+  return false;
+}
+
+/**
+ * An argument or option has a value sockserve cannot use. The message quotes the value received.
+ *
+ * @example
+ * ```ts
+ * new EventLoopStrategy({ maxConcurrency: 0 });
+ * // InvalidArgumentError: Expected `maxConcurrency` to be an integer from 1 and up, got `0`
+ * ```
+ */
+export class InvalidArgumentError extends SockserveError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_SOCKSERVE_INVALID_ARGUMENT', options);
+    this.name = 'InvalidArgumentError';
+  }
+}
+
+/**
+ * `listen()` could not bind or listen. `code` is the operating system's error code
+ * (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, `ENOENT`, ...), and `address` says what was asked for.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await server.listen();
+ * } catch (error) {
+ *   if (error instanceof ListenError && error.code === 'EADDRINUSE') console.error('port taken');
+ * }
+ * ```
+ */
+export class ListenError extends SockserveError {
+  /** The address that could not be bound, as given to the server. */
+  readonly address: string;
+  /** The failing system call, when known (`bind`, `listen`). */
+  readonly syscall: string | undefined;
+
+  constructor(message: string, code: string, address: string, options?: ErrorOptions & { syscall?: string }) {
+    super(message, code, options);
+    this.name = 'ListenError';
+    this.address = address;
+    this.syscall = options?.syscall;
+  }
+}
+
+/**
+ * A framing read (`readline`, `readUntil`, `lines`) did not find its separator within its limit.
+ * Nothing buffered was consumed: the data can still be read with `read()` or `readExactly()`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await this.rfile.readline({ limit: 1024 });
+ * } catch (error) {
+ *   if (error instanceof LimitExceededError) await this.wfile.write('line too long\n');
+ * }
+ * ```
+ */
+export class LimitExceededError extends SockserveError {
+  /** The limit in bytes that was exceeded. */
+  readonly limit: number;
+
+  constructor(limit: number, what = 'line') {
+    super(
+      `The ${what} is longer than the limit of ${limit} bytes; raise \`limit\` (or the handler's \`maxLineLength\`) if such input is legitimate`,
+      'ERR_SOCKSERVE_LIMIT_EXCEEDED',
+    );
+    this.name = 'LimitExceededError';
+    this.limit = limit;
+  }
+}
+
+/**
+ * The stream ended before `readExactly(n)` or `readUntil(separator)` could complete.
+ * `partial` holds the bytes that did arrive.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   const header = await this.rfile.readExactly(8);
+ * } catch (error) {
+ *   if (error instanceof IncompleteReadError) console.log(`got ${error.partial.length} of ${error.expected}`);
+ * }
+ * ```
+ */
+export class IncompleteReadError extends SockserveError {
+  /** The bytes read before the end of the stream. */
+  readonly partial: Buffer;
+  /** The number of bytes wanted, or `null` when reading up to a separator. */
+  readonly expected: number | null;
+
+  constructor(partial: Buffer, expected: number | null) {
+    super(
+      expected === null
+        ? `The stream ended after ${partial.length} bytes, before the separator was found`
+        : `The stream ended after ${partial.length} of ${expected} expected bytes`,
+      'ERR_SOCKSERVE_INCOMPLETE_READ',
+    );
+    this.name = 'IncompleteReadError';
+    this.partial = partial;
+    this.expected = expected;
+  }
+}
+
+/**
+ * A read waited longer than the handler's `timeout` without receiving data.
+ *
+ * @example
+ * ```ts
+ * class Handler extends StreamRequestHandler {
+ *   static override timeout = 30_000; // reads reject with TimeoutError after 30 s of silence
+ * }
+ * ```
+ */
+export class TimeoutError extends SockserveError {
+  /** The timeout in milliseconds that elapsed. */
+  readonly timeout: number;
+
+  constructor(timeout: number) {
+    super(`No data was received for ${timeout} ms; the peer may be gone or idle`, 'ERR_SOCKSERVE_TIMEOUT');
+    this.name = 'TimeoutError';
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * The request was ended by the server before it finished: `serverClose({ timeout })` ran out of
+ * time. This is the `reason` of the handler's `signal`.
+ *
+ * @example
+ * ```ts
+ * class Handler extends StreamRequestHandler {
+ *   async handle() {
+ *     await longComputation({ signal: this.signal }); // rejects with RequestAbortedError
+ *   }
+ * }
+ * ```
+ */
+export class RequestAbortedError extends SockserveError {
+  constructor(message = 'The request was aborted because the server is closing') {
+    super(message, 'ERR_SOCKSERVE_REQUEST_ABORTED');
+    this.name = 'RequestAbortedError';
+  }
+}
+
+/**
+ * A read or write on a connection that is already closed: the peer reset it, or it was destroyed.
+ * `cause` holds the underlying socket error, when there was one.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await this.wfile.write('late reply\n');
+ * } catch (error) {
+ *   if (error instanceof ConnectionClosedError) return; // the peer went away
+ * }
+ * ```
+ */
+export class ConnectionClosedError extends SockserveError {
+  constructor(message = 'The connection is closed; nothing more can be written to it', options?: ErrorOptions) {
+    super(message, 'ERR_SOCKSERVE_CONNECTION_CLOSED', options);
+    this.name = 'ConnectionClosedError';
+  }
+}
+
+/**
+ * An operation is not valid in the object's current state, such as two reads at once on the
+ * same `rfile`, or `listen()` after `serverClose()`.
+ *
+ * @example
+ * ```ts
+ * await server.serverClose();
+ * await server.listen(); // rejects: InvalidStateError (ERR_SOCKSERVE_INVALID_STATE)
+ * ```
+ */
+export class InvalidStateError extends SockserveError {
+  constructor(message: string) {
+    super(message, 'ERR_SOCKSERVE_INVALID_STATE');
+    this.name = 'InvalidStateError';
+  }
+}
+
+/**
+ * The server is closed: `listen()`, `serveForever()` or `handleRequest()` were called after
+ * `serverClose()`. Create a new server instead.
+ *
+ * @example
+ * ```ts
+ * await server.serverClose();
+ * await server.serveForever(); // rejects: ServerClosedError
+ * ```
+ */
+export class ServerClosedError extends SockserveError {
+  constructor() {
+    super('The server is closed; create a new server to listen again', 'ERR_SOCKSERVE_SERVER_CLOSED');
+    this.name = 'ServerClosedError';
+  }
+}
+
+/**
+ * Every sockserve-defined error code, for documentation and exhaustive handling. `ListenError`
+ * uses the operating system's codes in addition to these.
+ *
+ * @example
+ * ```ts
+ * if (error.code === ErrorCodes.LIMIT_EXCEEDED) { ... }
+ * ```
+ */
+export const ErrorCodes = Object.freeze({
+  GENERIC: 'ERR_SOCKSERVE',
+  INVALID_ARGUMENT: 'ERR_SOCKSERVE_INVALID_ARGUMENT',
+  LIMIT_EXCEEDED: 'ERR_SOCKSERVE_LIMIT_EXCEEDED',
+  INCOMPLETE_READ: 'ERR_SOCKSERVE_INCOMPLETE_READ',
+  TIMEOUT: 'ERR_SOCKSERVE_TIMEOUT',
+  REQUEST_ABORTED: 'ERR_SOCKSERVE_REQUEST_ABORTED',
+  CONNECTION_CLOSED: 'ERR_SOCKSERVE_CONNECTION_CLOSED',
+  INVALID_STATE: 'ERR_SOCKSERVE_INVALID_STATE',
+  SERVER_CLOSED: 'ERR_SOCKSERVE_SERVER_CLOSED',
+} as const);
+
+/** Wraps an operating-system error from `bind`/`listen` in a {@link ListenError}. */
+export function toListenError(error: unknown, address: string): SockserveError {
+  if (error instanceof SockserveError) return error;
+  const sys = error as NodeJS.ErrnoException;
+  const code = typeof sys?.code === 'string' ? sys.code : 'ERR_SOCKSERVE';
+  const hint = LISTEN_HINTS[code] ?? 'check the address and the process permissions';
+  return new ListenError(`Cannot listen on ${address}: ${code}; ${hint}`, code, address, {
+    cause: error,
+    ...(sys?.syscall === undefined ? {} : { syscall: sys.syscall }),
+  });
+}
+
+const LISTEN_HINTS: Record<string, string> = {
+  EADDRINUSE: 'another socket is bound there; stop it or pick another address (port 0 picks a free port)',
+  EACCES: 'the process lacks permission (ports below 1024 need privileges; check directory permissions for Unix paths)',
+  EADDRNOTAVAIL: 'the host address is not assigned to this machine',
+  ENOENT: 'the directory for the Unix socket path does not exist',
+  ENOTFOUND: 'the host name does not resolve',
+  ERR_SOCKET_BAD_PORT: 'ports are integers from 0 to 65535',
+  EINVAL: 'the address is not valid for this socket type',
+};

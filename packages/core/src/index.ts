@@ -1,0 +1,48 @@
+/**
+ * `@sockserve/core`: the server lifecycle, concurrency strategies, errors and events.
+ *
+ * @example
+ * ```ts
+ * import { EventLoopStrategy, SequentialStrategy, SockserveError } from '@sockserve/core';
+ * ```
+ *
+ * @module
+ */
+export {
+  BaseServer,
+  formatAddress,
+  kRequestContext,
+  type BaseServerOptions,
+  type CloseReport,
+  type RequestContext,
+  type RequestContextProvider,
+  type ServerCloseOptions,
+  type ServerEvents,
+} from './base_server.js';
+export {
+  ConnectionClosedError,
+  ErrorCodes,
+  IncompleteReadError,
+  InvalidArgumentError,
+  InvalidStateError,
+  LimitExceededError,
+  ListenError,
+  RequestAbortedError,
+  ServerClosedError,
+  SockserveError,
+  TimeoutError,
+  toListenError,
+} from './errors.js';
+export { EventLoopStrategy, type EventLoopStrategyOptions } from './event_loop_strategy.js';
+export { createLogger, type LoggerOption } from './logger.js';
+export { SequentialStrategy } from './sequential_strategy.js';
+export type { ConcurrencyStrategy, RequestJob, StrategyHost } from './strategy.js';
+export type {
+  Awaitable,
+  ClientAddress,
+  HandlerServer,
+  InetAddress,
+  RequestHandler,
+  RequestHandlerClass,
+  UnixAddress,
+} from './types.js';

@@ -1,0 +1,21 @@
+/**
+ * `@sockserve/handlers`: request handlers, and the stream reader and writer behind `rfile` and
+ * `wfile`.
+ *
+ * @example
+ * ```ts
+ * import { StreamRequestHandler } from '@sockserve/handlers';
+ *
+ * class EchoHandler extends StreamRequestHandler {
+ *   override async handle() {
+ *     for await (const line of this.rfile.lines()) await this.wfile.write(line);
+ *   }
+ * }
+ * ```
+ *
+ * @module
+ */
+export { BaseRequestHandler } from './base_request_handler.js';
+export { StreamReader, type ReadLimitOptions, type StreamReaderOptions } from './stream_reader.js';
+export { StreamRequestHandler } from './stream_request_handler.js';
+export { StreamWriter } from './stream_writer.js';

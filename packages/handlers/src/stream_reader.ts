@@ -1,0 +1,460 @@
+/**
+ * `StreamReader`: buffered, limited reads from a socket, as `rfile`.
+ *
+ * @module
+ */
+import type { Readable } from 'node:stream';
+import {
+  IncompleteReadError,
+  InvalidArgumentError,
+  InvalidStateError,
+  LimitExceededError,
+  TimeoutError,
+} from '@sockserve/core';
+
+const EMPTY = Buffer.alloc(0);
+const NEWLINE = Buffer.from('\n');
+const MIN_GROWTH = 4096;
+
+/**
+ * Options of {@link StreamReader}.
+ *
+ * @example
+ * ```ts
+ * const reader = new StreamReader(socket, { limit: 8192, timeout: 30_000 });
+ * ```
+ */
+export interface StreamReaderOptions {
+  /** Default limit in bytes of `readline`, `lines` and `readUntil`. Default: 65536 (64 KiB). */
+  limit?: number;
+  /**
+   * ms a read may wait without receiving any data before it rejects with `TimeoutError`.
+   * Needs a `net.Socket` source. Default: `null` (no timeout).
+   */
+  timeout?: number | null;
+  /** When it aborts, pending and later reads reject with its reason. */
+  signal?: AbortSignal;
+  /**
+   * Bytes to buffer ahead while no read is waiting; past this the source is paused so the peer
+   * sees TCP backpressure. Default: the larger of 64 KiB and `limit`.
+   */
+  highWaterMark?: number;
+}
+
+/**
+ * Options of one framing read.
+ *
+ * @example
+ * ```ts
+ * const line = await this.rfile.readline({ limit: 1024 });
+ * ```
+ */
+export interface ReadLimitOptions {
+  /** Maximum length in bytes, separator included. Default: the reader's `limit`. */
+  limit?: number;
+}
+
+/** A read that could not complete with the data at hand: tries again on every change. */
+interface PendingRead {
+  attempt(): unknown;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** A source the reader can pull from: a `net.Socket` or any `Readable`. */
+type Source = Readable & { setTimeout?(ms: number): unknown };
+
+/**
+ * Buffered reads from a stream, with a limit on every framing read. It is an
+ * `AsyncIterable<Buffer>` of chunks and has `readline`, `lines`, `read`, `readExactly` and
+ * `readUntil`, like asyncio's `StreamReader`.
+ *
+ * It reads from the socket only while a read waits or its buffer is below the high-water mark,
+ * so a slow handler pushes back on the peer instead of buffering without bound. Reads complete
+ * synchronously from the socket's data callback, lines that lie within one chunk are returned
+ * without copying, and bytes are copied only when a frame spans chunks. One read at a time:
+ * a second read while one is waiting rejects with `InvalidStateError`.
+ *
+ * @example
+ * ```ts
+ * class Handler extends StreamRequestHandler {
+ *   async handle() {
+ *     const header = await this.rfile.readExactly(4);
+ *     const body = await this.rfile.readExactly(header.readUInt32BE(0));
+ *     for await (const line of this.rfile.lines({ limit: 1024 })) await this.wfile.write(line);
+ *   }
+ * }
+ * ```
+ */
+export class StreamReader implements AsyncIterable<Buffer> {
+  /** Default limit of framing reads, in bytes. */
+  readonly limit: number;
+  /** The source, or undefined for a reader over a fixed buffer. */
+  readonly #source: Source | undefined;
+  /** Read timeout in ms, or null. */
+  readonly #timeout: number | null;
+  readonly #highWaterMark: number;
+  readonly #signal: AbortSignal | undefined;
+  /** Buffered bytes are #buf[#start, #end). */
+  #buf: Buffer = EMPTY;
+  #start = 0;
+  #end = 0;
+  /** #buf is ours, so bytes past #end may be overwritten; otherwise it is a chunk from the source. */
+  #owned = false;
+  /** Offset in #buf where the next separator search starts (the part before has been searched). */
+  #scanned = 0;
+  /** The source ended. */
+  #eof = false;
+  /** A terminal error: every later read rejects with it. */
+  #error: unknown = undefined;
+  #pending: PendingRead | undefined;
+  #paused = true;
+
+  /**
+   * @param source A socket or other readable stream, or bytes already in memory (then reads are
+   * served from them, and the reader is at its end once they are read).
+   */
+  constructor(source: Readable | Uint8Array, options: StreamReaderOptions = {}) {
+    const { limit = 65_536, timeout = null, signal, highWaterMark } = options;
+    validateLimit('limit', limit);
+    if (timeout !== null && !(typeof timeout === 'number' && timeout > 0)) {
+      throw new InvalidArgumentError(`Expected \`timeout\` to be a number of milliseconds above 0 or null, got \`${String(timeout)}\``);
+    }
+    this.limit = limit;
+    this.#timeout = timeout;
+    this.#highWaterMark = Math.max(highWaterMark ?? 65_536, limit);
+    this.#signal = signal;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (signal?.aborted) this.#error = signal.reason;
+    if (source instanceof Uint8Array) {
+      this.#source = undefined;
+      this.#buf = Buffer.isBuffer(source) ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+      this.#end = this.#buf.length;
+      this.#eof = true;
+      return;
+    }
+    this.#source = source as Source;
+    source.on('data', this.#onData);
+    source.on('end', this.#onEnd);
+    source.on('error', this.#onError);
+    source.on('close', this.#onClose);
+    if (timeout !== null) {
+      source.on('timeout', this.#onTimeout);
+      this.#source.setTimeout?.(timeout);
+    }
+    // Sockets accepted with pauseOnConnect are paused; other streams would start flowing on 'data'.
+    source.pause();
+  }
+
+  /**
+   * A reader over bytes already in memory, such as a datagram: reads are served from `data`, then
+   * the reader is at its end.
+   *
+   * @example
+   * ```ts
+   * const reader = StreamReader.from(Buffer.from('a\nb\n'));
+   * await reader.readline(); // <Buffer 61 0a>
+   * ```
+   */
+  static from(data: Uint8Array, options: Pick<StreamReaderOptions, 'limit' | 'signal'> = {}): StreamReader {
+    return new StreamReader(data, options);
+  }
+
+  /** Bytes buffered and not yet read. */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /** True once the peer has ended its side and every buffered byte has been read. */
+  get atEof(): boolean {
+    return this.#eof && this.#end === this.#start;
+  }
+
+  /**
+   * Reads one line, `\n` included. At the end of the stream, returns what is left (without
+   * `\n`), then an empty Buffer, like Python's `readline()`. Rejects with `LimitExceededError`
+   * when the line is longer than `limit`; the buffered bytes stay unread.
+   *
+   * @example
+   * ```ts
+   * const line = await this.rfile.readline();
+   * if (line.length === 0) return; // the peer closed
+   * ```
+   */
+  readline(options?: ReadLimitOptions): Promise<Buffer> {
+    const limit = this.#limitOf(options);
+    return this.#read(() => this.#takeUntil(NEWLINE, limit, false));
+  }
+
+  /**
+   * Reads up to and including `separator`. Rejects with `IncompleteReadError` (holding what was
+   * read) when the stream ends first, and with `LimitExceededError` past `limit`, leaving the
+   * buffered bytes unread.
+   *
+   * @example
+   * ```ts
+   * const message = await this.rfile.readUntil('\r\n\r\n', { limit: 16_384 });
+   * ```
+   */
+  readUntil(separator: string | Uint8Array, options?: ReadLimitOptions): Promise<Buffer> {
+    const limit = this.#limitOf(options);
+    const sep = typeof separator === 'string' ? Buffer.from(separator) : Buffer.from(separator.buffer, separator.byteOffset, separator.byteLength);
+    if (sep.length === 0) return Promise.reject(new InvalidArgumentError('Expected `separator` to be at least one byte long, got an empty separator'));
+    return this.#read(() => this.#takeUntil(sep, limit, true));
+  }
+
+  /**
+   * Iterates over lines (each with its `\n`; the last may lack it) until the end of the stream.
+   *
+   * @example
+   * ```ts
+   * for await (const line of this.rfile.lines({ limit: 1024 })) {
+   *   await this.wfile.write(line.toString().toUpperCase());
+   * }
+   * ```
+   */
+  lines(options?: ReadLimitOptions): AsyncIterableIterator<Buffer> {
+    const limit = this.#limitOf(options);
+    const attempt = (): IteratorResult<Buffer> | undefined => {
+      const line = this.#takeUntil(NEWLINE, limit, false);
+      if (line === undefined) return undefined;
+      return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
+    };
+    return this.#iterate(attempt);
+  }
+
+  /**
+   * Reads up to `n` bytes: what is buffered, or the next data to arrive. Without `n`, everything
+   * that is buffered (at least one byte). An empty Buffer means the end of the stream.
+   *
+   * @example
+   * ```ts
+   * const chunk = await this.rfile.read(4096);
+   * ```
+   */
+  read(n?: number): Promise<Buffer> {
+    if (n !== undefined && !(Number.isInteger(n) && n >= 0)) {
+      return Promise.reject(new InvalidArgumentError(`Expected \`n\` to be an integer from 0 and up, got \`${String(n)}\``));
+    }
+    if (n === 0) return Promise.resolve(EMPTY);
+    return this.#read(() => this.#takeSome(n ?? Number.POSITIVE_INFINITY) ?? (this.#eof ? EMPTY : this.#failOrWait()));
+  }
+
+  /**
+   * Reads exactly `n` bytes. Rejects with `IncompleteReadError` (holding the bytes that arrived)
+   * when the stream ends first.
+   *
+   * @example
+   * ```ts
+   * const length = (await this.rfile.readExactly(4)).readUInt32BE(0);
+   * ```
+   */
+  readExactly(n: number): Promise<Buffer> {
+    if (!(Number.isInteger(n) && n >= 0)) {
+      return Promise.reject(new InvalidArgumentError(`Expected \`n\` to be an integer from 0 and up, got \`${String(n)}\``));
+    }
+    return this.#read(() => {
+      if (this.#end - this.#start >= n) return this.#consume(this.#start + n);
+      if (this.#error !== undefined) throw this.#error;
+      if (this.#eof) throw new IncompleteReadError(this.#consume(this.#end), n);
+      return undefined;
+    });
+  }
+
+  /**
+   * Iterates over chunks as they arrive, without copying them, until the end of the stream.
+   *
+   * @example
+   * ```ts
+   * for await (const chunk of this.rfile) await this.wfile.write(chunk);
+   * ```
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
+    return this.#iterate<Buffer>(() => {
+      const chunk = this.#takeSome(Number.POSITIVE_INFINITY);
+      if (chunk !== undefined) return { done: false, value: chunk };
+      if (this.#eof) return { done: true, value: undefined };
+      return this.#failOrWait();
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  #limitOf(options: ReadLimitOptions | undefined): number {
+    const limit = options?.limit ?? this.limit;
+    if (limit !== this.limit) validateLimit('limit', limit);
+    return limit;
+  }
+
+  /** Throws the terminal error if there is one, else says "wait" (undefined). */
+  #failOrWait(): undefined {
+    if (this.#error !== undefined) throw this.#error;
+    return undefined;
+  }
+
+  #iterate<T>(attempt: () => IteratorResult<T> | undefined): AsyncIterableIterator<T> {
+    const iterator: AsyncIterableIterator<T> = {
+      next: () => this.#read(attempt),
+      return: (value?: unknown) => Promise.resolve({ done: true, value: value as T }),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** Completes a read now when it can, else parks it until the source changes state. */
+  #read<T>(attempt: () => T | undefined): Promise<T> {
+    if (this.#pending !== undefined) {
+      return Promise.reject(new InvalidStateError('Another read is already waiting on this reader; await it before starting the next'));
+    }
+    let result: T | undefined;
+    try {
+      result = attempt();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (result !== undefined) return Promise.resolve(result);
+    return new Promise<T>((resolve, reject) => {
+      this.#pending = { attempt, resolve: resolve as (value: unknown) => void, reject };
+      if (this.#paused) {
+        this.#paused = false;
+        this.#source?.resume();
+      }
+    });
+  }
+
+  /** Retries the waiting read after a change of state. */
+  #poll(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    let result: unknown;
+    try {
+      result = pending.attempt();
+    } catch (error) {
+      this.#pending = undefined;
+      pending.reject(error);
+      return;
+    }
+    if (result !== undefined) {
+      this.#pending = undefined;
+      pending.resolve(result);
+    }
+  }
+
+  /** Returns #buf[#start, end) and marks it read. */
+  #consume(end: number): Buffer {
+    const start = this.#start;
+    this.#start = end;
+    if (end === this.#end) this.#scanned = end;
+    if (start === 0 && end === this.#buf.length) return this.#buf;
+    return this.#buf.subarray(start, end);
+  }
+
+  /** Up to n buffered bytes, or undefined when nothing is buffered. */
+  #takeSome(n: number): Buffer | undefined {
+    const available = this.#end - this.#start;
+    if (available === 0) return undefined;
+    return this.#consume(this.#start + Math.min(n, available));
+  }
+
+  /**
+   * A frame ending in `sep` of at most `limit` bytes; undefined: wait for more. At the end of the
+   * stream: the rest (or EMPTY) unless `strict`, in which case IncompleteReadError.
+   */
+  #takeUntil(sep: Buffer, limit: number, strict: boolean): Buffer | undefined {
+    const start = this.#start;
+    const end = this.#end;
+    const from = Math.max(start, this.#scanned);
+    const found = end - from >= sep.length ? this.#buf.indexOf(sep, from) : -1;
+    if (found !== -1 && found + sep.length <= end) {
+      const frameEnd = found + sep.length;
+      if (frameEnd - start > limit) throw new LimitExceededError(limit, strict ? 'frame' : 'line');
+      return this.#consume(frameEnd);
+    }
+    // Keep the last sep.length - 1 bytes for the next search: a separator may straddle chunks.
+    this.#scanned = Math.max(start, end - sep.length + 1);
+    if (end - start >= limit) throw new LimitExceededError(limit, strict ? 'frame' : 'line');
+    if (this.#error !== undefined) throw this.#error;
+    if (!this.#eof) return undefined;
+    if (strict) throw new IncompleteReadError(this.#consume(end), null);
+    return end === start ? EMPTY : this.#consume(end);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Source events (arrow functions: bound once per reader, not per chunk)
+
+  readonly #onData = (chunk: Buffer | string): void => {
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (this.#start === this.#end) {
+      this.#buf = data;
+      this.#start = 0;
+      this.#end = data.length;
+      this.#scanned = 0;
+      this.#owned = false;
+    } else {
+      this.#append(data);
+    }
+    if (this.#pending !== undefined) this.#poll();
+    if (this.#pending === undefined && this.#end - this.#start >= this.#highWaterMark && !this.#paused) {
+      this.#paused = true;
+      this.#source?.pause();
+    }
+  };
+
+  #append(data: Buffer): void {
+    const length = data.length;
+    if (this.#owned && this.#buf.length - this.#end >= length) {
+      data.copy(this.#buf, this.#end);
+      this.#end += length;
+      return;
+    }
+    // Never write below #end in place: earlier reads may still hold views of those bytes.
+    const available = this.#end - this.#start;
+    const next = Buffer.allocUnsafe(Math.max(MIN_GROWTH, (available + length) * 2));
+    this.#buf.copy(next, 0, this.#start, this.#end);
+    data.copy(next, available);
+    this.#scanned = Math.max(0, this.#scanned - this.#start);
+    this.#buf = next;
+    this.#start = 0;
+    this.#end = available + length;
+    this.#owned = true;
+  }
+
+  readonly #onEnd = (): void => {
+    this.#eof = true;
+    this.#poll();
+  };
+
+  readonly #onError = (error: unknown): void => {
+    this.#error ??= error;
+    this.#poll();
+  };
+
+  readonly #onClose = (): void => {
+    // Destroyed without an error or an end: no more data will come.
+    this.#eof = true;
+    this.#poll();
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+  };
+
+  readonly #onAbort = (): void => {
+    this.#error ??= this.#signal?.reason;
+    this.#poll();
+  };
+
+  readonly #onTimeout = (): void => {
+    const timeout = this.#timeout!;
+    const source = this.#source!;
+    // The socket timer does not re-arm itself until the next activity.
+    if (!source.destroyed) source.setTimeout?.(timeout);
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    this.#pending = undefined;
+    pending.reject(new TimeoutError(timeout));
+  };
+}
+
+function validateLimit(name: string, value: unknown): void {
+  if (!(typeof value === 'number' && Number.isInteger(value) && value >= 1)) {
+    throw new InvalidArgumentError(`Expected \`${name}\` to be an integer number of bytes from 1 and up, got \`${String(value)}\``);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * `StreamWriter`: backpressured writes to a socket, as `wfile`.
+ *
+ * @module
+ */
+import type { Writable } from 'node:stream';
+import { ConnectionClosedError } from '@sockserve/core';
+
+/**
+ * Writes to a socket with backpressure. `write()` hands data to the socket at once (there is
+ * nothing to flush) and resolves with the byte count; it waits for the socket to drain only when
+ * the socket's buffer is over its high-water mark, so a fast writer cannot outrun a slow peer.
+ * Everything written before the handler's `finish()` returns reaches the peer: the server
+ * half-closes only after the socket's buffer has been flushed.
+ *
+ * @example
+ * ```ts
+ * class Handler extends StreamRequestHandler {
+ *   async handle() {
+ *     await this.wfile.write('hello\n');
+ *     await this.wfile.pipeFrom(this.rfile); // echo the rest
+ *   }
+ * }
+ * ```
+ */
+export class StreamWriter {
+  readonly #sink: Writable;
+  /** The first error the socket reported, the cause of later write failures. */
+  #error: Error | undefined;
+
+  constructor(sink: Writable) {
+    this.#sink = sink;
+    sink.on('error', this.#onError);
+  }
+
+  /** Bytes handed to the socket and not yet sent to the kernel. */
+  get writableLength(): number {
+    return this.#sink.writableLength;
+  }
+
+  /** True once nothing more can be written: the writer was ended, or the connection closed. */
+  get closed(): boolean {
+    return this.#sink.destroyed || this.#sink.writableEnded;
+  }
+
+  /**
+   * Writes `data` (strings as UTF-8). Resolves with the number of bytes once the socket has taken
+   * them, after waiting for it to drain if its buffer is over the high-water mark. Rejects with
+   * `ConnectionClosedError` when the connection is closed.
+   *
+   * @example
+   * ```ts
+   * const sent = await this.wfile.write(`${JSON.stringify(reply)}\n`);
+   * ```
+   */
+  write(data: string | Uint8Array): Promise<number> {
+    const sink = this.#sink;
+    if (sink.destroyed || sink.writableEnded) return Promise.reject(this.#closedError());
+    const length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (sink.write(data)) return Promise.resolve(length);
+    return this.#drain().then(() => length);
+  }
+
+  /**
+   * Writes every chunk of `source` with backpressure and resolves with the total byte count.
+   * `await this.wfile.pipeFrom(this.rfile)` is an echo.
+   *
+   * @example
+   * ```ts
+   * await this.wfile.pipeFrom(fs.createReadStream('motd.txt'));
+   * ```
+   */
+  async pipeFrom(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<number> {
+    const sink = this.#sink;
+    let total = 0;
+    for await (const chunk of source) {
+      if (sink.destroyed || sink.writableEnded) throw this.#closedError();
+      total += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+      if (!sink.write(chunk)) await this.#drain();
+    }
+    return total;
+  }
+
+  /**
+   * Half-closes the connection after everything written so far: the peer reads an end of
+   * stream, while this side can still read. Resolves once the data has been handed to the kernel.
+   *
+   * @example
+   * ```ts
+   * await this.wfile.write(reply);
+   * await this.wfile.end();
+   * const more = await this.rfile.read(); // the peer may still send
+   * ```
+   */
+  end(): Promise<void> {
+    const sink = this.#sink;
+    if (sink.writableFinished) return Promise.resolve();
+    if (sink.destroyed) return Promise.reject(this.#closedError());
+    return new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        sink.off('finish', onFinish);
+        sink.off('close', onClose);
+      };
+      const onFinish = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onClose = (): void => {
+        cleanup();
+        reject(this.#closedError());
+      };
+      sink.on('finish', onFinish);
+      sink.on('close', onClose);
+      sink.end();
+    });
+  }
+
+  #drain(): Promise<void> {
+    const sink = this.#sink;
+    return new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        sink.off('drain', onDrain);
+        sink.off('close', onClose);
+      };
+      const onDrain = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onClose = (): void => {
+        cleanup();
+        reject(this.#closedError());
+      };
+      sink.on('drain', onDrain);
+      sink.on('close', onClose);
+    });
+  }
+
+  #closedError(): ConnectionClosedError {
+    const error = this.#error;
+    return error === undefined
+      ? new ConnectionClosedError()
+      : new ConnectionClosedError(`The connection is closed (${(error as NodeJS.ErrnoException).code ?? error.message}); nothing more can be written to it`, { cause: error });
+  }
+
+  readonly #onError = (error: Error): void => {
+    this.#error ??= error;
+  };
+}

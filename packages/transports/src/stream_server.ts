@@ -1,0 +1,266 @@
+/**
+ * `StreamServer`: what TCP and Unix stream servers share on top of `BaseServer`: a `net.Server`,
+ * and a graceful end of each connection.
+ *
+ * @module
+ */
+import net from 'node:net';
+import {
+  BaseServer,
+  InvalidArgumentError,
+  toListenError,
+  type BaseServerOptions,
+  type ClientAddress,
+  type InetAddress,
+} from '@sockserve/core';
+
+/**
+ * Options of every stream server.
+ *
+ * @example
+ * ```ts
+ * const options: StreamServerOptions = { backlog: 1024, lingerTimeout: 1_000 };
+ * ```
+ */
+export interface StreamServerOptions extends BaseServerOptions {
+  /** The listen backlog (pending connections the kernel queues). Default: 511. */
+  backlog?: number;
+  /**
+   * ms to wait, after a handler finished, for its reply to be handed to the kernel and then for
+   * the peer to close its side, while its unread input is discarded. This is what lets a reply's
+   * tail reach the peer instead of being cut off by a reset. Default: 2000.
+   */
+  lingerTimeout?: number;
+}
+
+const noop = (): void => {};
+
+/**
+ * The shared base of {@link TCPServer} and {@link UnixStreamServer}: listens with a `net.Server`
+ * (connections arrive paused, so nothing is read until a handler reads), and ends each request
+ * gracefully: half-close after the reply is flushed, discard the peer's unread input until it
+ * closes or `lingerTimeout` passes, then close. Subclass a concrete server, not this one.
+ *
+ * @example
+ * ```ts
+ * function connections(server: StreamServer<ClientAddress, InetAddress | string>) {
+ *   return server.serverAddress;
+ * }
+ * ```
+ */
+export abstract class StreamServer<
+  Address extends ClientAddress,
+  ServerAddress extends InetAddress | string,
+> extends BaseServer<net.Socket, Address, ServerAddress> {
+  /** The listen backlog. */
+  readonly backlog: number;
+  /** See {@link StreamServerOptions.lingerTimeout}. */
+  readonly lingerTimeout: number;
+  /** The listener while bound. */
+  #server: net.Server | undefined;
+  /** Connections whose request is done, waiting for the peer to close. */
+  readonly #lingering = new Set<net.Socket>();
+  /** Connections closeRequest() has been called for. */
+  readonly #closed = new WeakSet<net.Socket>();
+
+  constructor(
+    RequestHandlerClass: ConstructorParameters<typeof BaseServer<net.Socket, Address, ServerAddress>>[0],
+    options: StreamServerOptions = {},
+  ) {
+    super(RequestHandlerClass, options);
+    const { backlog = 511, lingerTimeout = 2_000 } = options;
+    if (!Number.isInteger(backlog) || backlog < 0) {
+      throw new InvalidArgumentError(`Expected \`backlog\` to be an integer from 0 and up, got \`${String(backlog)}\``);
+    }
+    if (typeof lingerTimeout !== 'number' || !(lingerTimeout >= 0)) {
+      throw new InvalidArgumentError(`Expected \`lingerTimeout\` to be a number of milliseconds from 0 and up, got \`${String(lingerTimeout)}\``);
+    }
+    this.backlog = backlog;
+    this.lingerTimeout = lingerTimeout;
+  }
+
+  /** The bound `net.Server`, or `undefined` before `listen()` and after close. */
+  protected get _listener(): net.Server | undefined {
+    return this.#server;
+  }
+
+  /** Where to listen, for `server.listen()`. Throws `InvalidArgumentError` for a bad address. */
+  protected abstract _listenOptions(): net.ListenOptions;
+
+  /** `net.createServer()` options beyond the ones every stream server uses. */
+  protected _serverOptions(): net.ServerOpts {
+    return {};
+  }
+
+  /** The address of an accepted connection's peer. */
+  protected abstract _clientAddress(socket: net.Socket): Address;
+
+  /** A description of the requested address, for errors. */
+  protected abstract _describeAddress(): string;
+
+  /** Runs before binding (a Unix server clears a stale socket path here). */
+  protected async _beforeBind(): Promise<void> {}
+
+  /** Runs after binding (a Unix server applies its file mode here). */
+  protected async _afterBind(): Promise<void> {}
+
+  /** Runs after the listener is closed (a Unix server removes its socket path here). */
+  protected async _afterUnbind(): Promise<void> {}
+
+  protected override async _bind(): Promise<void> {
+    let options: net.ListenOptions;
+    try {
+      options = { ...this._listenOptions(), backlog: this.backlog };
+      await this._beforeBind();
+    } catch (error) {
+      throw toListenError(error, this._describeAddress());
+    }
+    const server = net.createServer({ ...this._serverOptions(), pauseOnConnect: true, allowHalfOpen: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      server.close(noop);
+      throw toListenError(error, this._describeAddress());
+    }
+    server.on('error', (error) => this._serverError(error));
+    server.on('connection', this.#onConnection);
+    this.#server = server;
+    try {
+      await this._afterBind();
+    } catch (error) {
+      throw toListenError(error, this._describeAddress());
+    }
+  }
+
+  protected override async _unbind(): Promise<void> {
+    const server = this.#server;
+    if (server === undefined) return;
+    this.#server = undefined;
+    // Stops accepting now; the callback comes once every connection has closed.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await this._afterUnbind();
+    await closed;
+  }
+
+  protected override _destroyRequest(socket: net.Socket): void {
+    socket.destroy();
+  }
+
+  readonly #onConnection = (socket: net.Socket): void => {
+    socket.on('error', (error: Error) => {
+      // A reset after the reply was flushed is the peer's business, not a failed request.
+      if (!socket.writableFinished) this._requestError(socket, error);
+    });
+    this._accept(socket, this._clientAddress(socket));
+  };
+
+  /**
+   * Ends a connection after its handler: flushes what was written and half-closes, then lets the
+   * peer's unread input drain (discarded) until the peer closes or `lingerTimeout` passes, and
+   * calls `closeRequest()`. Resolves once the reply is handed to the kernel; the lingering goes on
+   * in the background (`serverClose()` ends it).
+   *
+   * @example
+   * ```ts
+   * override async shutdownRequest(socket: net.Socket) {
+   *   socket.write('bye\n');
+   *   await super.shutdownRequest(socket);
+   * }
+   * ```
+   */
+  override async shutdownRequest(socket: net.Socket): Promise<void> {
+    if (socket.destroyed || !(await this.#flush(socket))) {
+      await this.closeRequest(socket);
+      return;
+    }
+    this.#linger(socket);
+  }
+
+  /**
+   * Destroys the connection.
+   *
+   * @example
+   * ```ts
+   * override closeRequest(socket: net.Socket) {
+   *   this.openConnections -= 1;
+   *   return super.closeRequest(socket);
+   * }
+   * ```
+   */
+  override closeRequest(socket: net.Socket): void {
+    this.#closed.add(socket);
+    socket.destroy();
+  }
+
+  /** Half-closes once everything written is in the kernel; false when that failed or timed out. */
+  #flush(socket: net.Socket): Promise<boolean> {
+    if (socket.writableFinished) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (flushed: boolean): void => {
+        clearTimeout(timer);
+        socket.off('finish', onFinish);
+        socket.off('close', onClose);
+        resolve(flushed);
+      };
+      const onFinish = (): void => done(true);
+      const onClose = (): void => done(false);
+      const timer = setTimeout(() => {
+        this.log.warn(
+          { pendingBytes: socket.writableLength, lingerTimeout: this.lingerTimeout },
+          'The peer did not take the reply in time; closing the connection',
+        );
+        done(false);
+      }, this.lingerTimeout);
+      socket.on('finish', onFinish);
+      socket.on('close', onClose);
+      socket.end();
+    });
+  }
+
+  #linger(socket: net.Socket): void {
+    const close = (): void => {
+      clearTimeout(timer);
+      this.#lingering.delete(socket);
+      if (!this.#closed.has(socket)) void this.#closeRequestSafely(socket);
+    };
+    const timer = setTimeout(close, this.lingerTimeout);
+    this.#lingering.add(socket);
+    socket.once('close', close);
+    // Discard the peer's input: unread bytes at close would make the kernel send a reset.
+    socket.removeAllListeners('data');
+    socket.removeAllListeners('timeout');
+    socket.setTimeout(0);
+    socket.on('data', noop);
+    socket.resume();
+  }
+
+  async #closeRequestSafely(socket: net.Socket): Promise<void> {
+    try {
+      await this.closeRequest(socket);
+    } catch (error) {
+      this.log.error({ err: error }, 'closeRequest() failed');
+      socket.destroy();
+    }
+  }
+
+  protected override async _closeLingering(): Promise<void> {
+    const sockets = [...this.#lingering];
+    // Their replies are already flushed and their input drained, so closing sends no reset.
+    await Promise.all(
+      sockets.map(
+        (socket) =>
+          new Promise<void>((resolve) => {
+            if (socket.closed) return resolve();
+            socket.once('close', () => resolve());
+            void this.#closeRequestSafely(socket);
+          }),
+      ),
+    );
+  }
+}
