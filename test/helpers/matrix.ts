@@ -1,0 +1,86 @@
+/** The transports and strategies every conformance test runs under. */
+import {
+  EventLoopStrategy,
+  SequentialStrategy,
+  TCPServer,
+  UnixStreamServer,
+  type BaseServerOptions,
+  type ConcurrencyStrategy,
+  type RequestHandlerClass,
+  type StreamServer,
+  type StreamServerOptions,
+} from 'sockserve';
+import type net from 'node:net';
+import { tempDir } from './net.js';
+
+export type AnyStreamServer = StreamServer<never, never> & {
+  serverAddress: { host: string; port: number; family: string } | string;
+};
+
+export interface TransportCase {
+  name: string;
+  /** Creates a server on a fresh address; `dispose` cleans up what the address needed. */
+  create(
+    Handler: RequestHandlerClass<net.Socket, never>,
+    options?: StreamServerOptions,
+  ): { server: AnyStreamServer } & AsyncDisposable;
+  /** Server classes to subclass in tests. */
+  Server: typeof TCPServer | typeof UnixStreamServer;
+  address(): unknown;
+}
+
+function tcp(name: string, host: string): TransportCase {
+  return {
+    name,
+    Server: TCPServer,
+    address: () => ({ host, port: 0 }),
+    create(Handler, options) {
+      const server = new TCPServer({ host, port: 0 }, Handler as never, options) as unknown as AnyStreamServer;
+      return { server, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
+    },
+  };
+}
+
+function unix(name: string, abstract: boolean): TransportCase {
+  let counter = 0;
+  const makePath = (dir: { file(name: string): string }): string =>
+    abstract ? `\0sockserve-test-${process.pid}-${Date.now()}-${counter++}` : dir.file(`s${counter++}.sock`);
+  return {
+    name,
+    Server: UnixStreamServer,
+    address: () => makePath(tempDir()),
+    create(Handler, options) {
+      const dir = tempDir();
+      const server = new UnixStreamServer(makePath(dir), Handler as never, options) as unknown as AnyStreamServer;
+      return {
+        server,
+        [Symbol.asyncDispose]: async () => {
+          await server[Symbol.asyncDispose]();
+          dir[Symbol.dispose]();
+        },
+      };
+    },
+  };
+}
+
+export const transports: TransportCase[] = [
+  tcp('TCP IPv4', '127.0.0.1'),
+  tcp('TCP IPv6', '::1'),
+  unix('Unix stream', false),
+  ...(process.platform === 'linux' ? [unix('Unix abstract', true)] : []),
+];
+
+export interface StrategyCase {
+  name: string;
+  create(): ConcurrencyStrategy;
+  /** Whether two requests can run at the same time. */
+  concurrent: boolean;
+}
+
+export const strategies: StrategyCase[] = [
+  { name: 'EventLoopStrategy', create: () => new EventLoopStrategy(), concurrent: true },
+  { name: 'EventLoopStrategy capped', create: () => new EventLoopStrategy({ maxConcurrency: 4 }), concurrent: true },
+  { name: 'SequentialStrategy', create: () => new SequentialStrategy(), concurrent: false },
+];
+
+export type { BaseServerOptions };
