@@ -534,7 +534,13 @@ export abstract class BaseServer<
    * ```
    */
   serverClose(options: ServerCloseOptions = {}): Promise<CloseReport> {
-    if (options.timeout !== undefined) validateTimeout('timeout', options.timeout, false);
+    if (options.timeout !== undefined) {
+      try {
+        validateTimeout('timeout', options.timeout, false);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     this.#closing ??= this.#close(options.timeout);
     return this.#closing;
   }

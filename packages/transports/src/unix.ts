@@ -5,6 +5,7 @@
  */
 import { lstat, chmod, unlink, stat } from 'node:fs/promises';
 import net from 'node:net';
+import { dirname } from 'node:path';
 import { InvalidArgumentError, ListenError, type RequestHandlerClass, type UnixAddress } from '@sockserve/core';
 import { StreamServer, type StreamServerOptions } from './stream_server.js';
 
@@ -41,7 +42,8 @@ export class UnixStreamServer extends StreamServer<UnixAddress, string> {
   readonly path: string;
   /** File permissions applied after binding, if any. */
   readonly mode: number | undefined;
-  /** Identity of the socket file we created, so that close removes ours and nothing else. */
+  /** Identity of the socket file we bound. Node removes the path when the listener closes; if it
+   * is still there afterwards and still ours, it is removed here (never a file someone else made). */
   #bound: { dev: number; ino: number } | undefined;
 
   constructor(
@@ -88,8 +90,10 @@ export class UnixStreamServer extends StreamServer<UnixAddress, string> {
     try {
       info = await lstat(this.path);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      // Node reports a missing directory as EACCES; say what is really wrong.
+      await stat(dirname(this.path));
+      return;
     }
     const inUse = (why: string): ListenError =>
       new ListenError(`Cannot listen on ${this.path}: EADDRINUSE; ${why}`, 'EADDRINUSE', this.path, { syscall: 'bind' });

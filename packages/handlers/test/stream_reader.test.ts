@@ -1,0 +1,278 @@
+import net from 'node:net';
+import { PassThrough } from 'node:stream';
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import {
+  IncompleteReadError,
+  InvalidArgumentError,
+  InvalidStateError,
+  LimitExceededError,
+  StreamReader,
+  TimeoutError,
+} from 'sockserve';
+
+/** A reader fed by `chunks`, then ended; asynchronously (a turn of the loop per chunk) if asked. */
+function feed(chunks: Array<string | Buffer>, options: { async?: boolean; end?: boolean; limit?: number } = {}) {
+  const source = new PassThrough();
+  const reader = new StreamReader(source, options.limit === undefined ? {} : { limit: options.limit });
+  const write = async (): Promise<void> => {
+    for (const chunk of chunks) {
+      source.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      if (options.async) await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (options.end !== false) source.end();
+  };
+  const done = write();
+  return { reader, source, done };
+}
+
+/** Splits `data` at the given cut points. */
+function cut(data: Buffer, points: number[]): Buffer[] {
+  const sorted = [...new Set(points.map((p) => p % (data.length + 1)))].sort((a, b) => a - b);
+  const pieces: Buffer[] = [];
+  let last = 0;
+  for (const point of sorted) {
+    if (point > last) pieces.push(data.subarray(last, point));
+    last = point;
+  }
+  if (last < data.length) pieces.push(data.subarray(last));
+  return pieces;
+}
+
+/** What lines() must yield: split after every \n, the last piece as is. */
+function expectedLines(data: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (let i = data.indexOf(10); i !== -1; i = data.indexOf(10, start)) {
+    lines.push(data.subarray(start, i + 1));
+    start = i + 1;
+  }
+  if (start < data.length) lines.push(data.subarray(start));
+  return lines;
+}
+
+const lineText = fc.string({ unit: fc.constantFrom('a', 'é', '€', '𝄞', ' ', '\r', 'z', '日'), maxLength: 30 });
+const document = fc.array(fc.tuple(lineText, fc.constantFrom('\n', '\r\n')), { maxLength: 30 }).chain((lines) =>
+  fc.tuple(fc.constant(lines), lineText),
+);
+
+describe('StreamReader: any chunking gives the same result', () => {
+  test('lines() yields the same lines for every split, including inside CRLF and multi-byte UTF-8', async () => {
+    await fc.assert(
+      fc.asyncProperty(document, fc.array(fc.nat(), { maxLength: 40 }), fc.boolean(), async ([lines, tail], points, async) => {
+        const text = lines.map(([line, end]) => line + end).join('') + tail;
+        const data = Buffer.from(text);
+        const { reader, done } = feed(cut(data, points), { async });
+        const got: Buffer[] = [];
+        for await (const line of reader.lines()) got.push(Buffer.from(line));
+        await done;
+        expect(got).toEqual(expectedLines(data));
+        // Decoding each line gives back the original text: no UTF-8 sequence was split.
+        expect(got.map((line) => line.toString()).join('')).toBe(text);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('readUntil() with a two-byte separator finds it across any split', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(lineText, { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 40 }), async (messages, points) => {
+        const clean = messages.map((m) => m.replaceAll('\r', ''));
+        const data = Buffer.from(clean.map((m) => `${m}\r\n`).join(''));
+        const { reader, done } = feed(cut(data, points));
+        const got: string[] = [];
+        for (let i = 0; i < clean.length; i++) got.push((await reader.readUntil('\r\n')).toString());
+        expect(got).toEqual(clean.map((m) => `${m}\r\n`));
+        expect((await reader.read()).length).toBe(0);
+        await done;
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('chunks, read(n) and readExactly(n) reassemble the same bytes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 5000 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 20 }),
+        async (bytes, points, sizes) => {
+          const data = Buffer.from(bytes);
+          const { reader, done } = feed(cut(data, points), { async: true });
+          const parts: Buffer[] = [];
+          let i = 0;
+          for (;;) {
+            const size = sizes[i++ % sizes.length]!;
+            const remaining = data.length - parts.reduce((n, p) => n + p.length, 0);
+            const part = i % 2 === 0 && size <= remaining ? await reader.readExactly(size) : await reader.read(size);
+            if (part.length === 0) break;
+            expect(part.length).toBeLessThanOrEqual(size);
+            parts.push(Buffer.from(part));
+          }
+          await done;
+          expect(Buffer.concat(parts).equals(data)).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('StreamReader: reads', () => {
+  test('readline() returns the rest without a newline at the end of the stream, then empty', async () => {
+    const { reader } = feed(['one\ntw', 'o']);
+    expect((await reader.readline()).toString()).toBe('one\n');
+    expect((await reader.readline()).toString()).toBe('two');
+    expect((await reader.readline()).length).toBe(0);
+    expect((await reader.readline()).length).toBe(0);
+    expect(reader.atEof).toBe(true);
+  });
+
+  test('a line within one chunk is returned without copying', async () => {
+    const chunk = Buffer.from('abc\ndef\n');
+    const { reader } = feed([chunk]);
+    const line = await reader.readline();
+    expect(line.buffer).toBe(chunk.buffer);
+    expect(line.byteOffset).toBe(chunk.byteOffset);
+  });
+
+  test('iterating chunks hands out the received buffers themselves', async () => {
+    const chunks = [Buffer.from('first'), Buffer.from('second')];
+    const { reader } = feed(chunks, { async: true });
+    const got: Buffer[] = [];
+    for await (const chunk of reader) got.push(chunk);
+    expect(got).toHaveLength(2);
+    expect(got[0]).toBe(chunks[0]);
+    expect(got[1]).toBe(chunks[1]);
+  });
+
+  test('a line of exactly the limit is read; one byte more is LimitExceededError and nothing is lost', async () => {
+    const { reader } = feed(['x'.repeat(9) + '\n', 'y'.repeat(10) + '\nrest'], { limit: 10 });
+    expect((await reader.readline()).toString()).toBe('x'.repeat(9) + '\n');
+    const error = await reader.readline().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LimitExceededError);
+    expect((error as LimitExceededError).code).toBe('ERR_SOCKSERVE_LIMIT_EXCEEDED');
+    expect((error as LimitExceededError).limit).toBe(10);
+    // The buffered bytes are still there, unmerged.
+    expect((await reader.readExactly(11)).toString()).toBe('y'.repeat(10) + '\n');
+    expect((await reader.readline()).toString()).toBe('rest');
+  });
+
+  test('a line without a newline past the limit fails without waiting for more data', async () => {
+    const { reader, source } = feed(['z'.repeat(100)], { limit: 64, end: false });
+    await expect(reader.readline()).rejects.toBeInstanceOf(LimitExceededError);
+    const next = reader.readline({ limit: 200 });
+    source.end('\n');
+    expect((await next).toString()).toBe('z'.repeat(100) + '\n');
+  });
+
+  test('lines() stops with LimitExceededError on an over-long line', async () => {
+    const { reader } = feed(['ok\n', 'x'.repeat(50), '\n'], { limit: 16 });
+    const got: string[] = [];
+    await expect(
+      (async () => {
+        for await (const line of reader.lines()) got.push(line.toString());
+      })(),
+    ).rejects.toBeInstanceOf(LimitExceededError);
+    expect(got).toEqual(['ok\n']);
+  });
+
+  test('readExactly() at the end of the stream rejects with the partial bytes', async () => {
+    const { reader } = feed(['abc']);
+    const error = (await reader.readExactly(5).catch((e: unknown) => e)) as IncompleteReadError;
+    expect(error).toBeInstanceOf(IncompleteReadError);
+    expect(error.partial.toString()).toBe('abc');
+    expect(error.expected).toBe(5);
+  });
+
+  test('readUntil() at the end of the stream rejects with IncompleteReadError', async () => {
+    const { reader } = feed(['no separator']);
+    const error = (await reader.readUntil('\r\n').catch((e: unknown) => e)) as IncompleteReadError;
+    expect(error).toBeInstanceOf(IncompleteReadError);
+    expect(error.partial.toString()).toBe('no separator');
+    expect(error.expected).toBeNull();
+  });
+
+  test('read() returns what is buffered, then empty at the end', async () => {
+    const { reader, done } = feed(['hello', ' world']);
+    await done;
+    expect((await reader.read(3)).toString()).toBe('hel');
+    const rest: string[] = [];
+    for (let part = await reader.read(); part.length > 0; part = await reader.read()) rest.push(part.toString());
+    expect(rest.join('')).toBe('lo world');
+    expect((await reader.read(0)).length).toBe(0);
+  });
+
+  test('a second read while one waits is InvalidStateError', async () => {
+    const { reader, source } = feed([], { end: false });
+    const first = reader.readline();
+    await expect(reader.readline()).rejects.toBeInstanceOf(InvalidStateError);
+    source.end('line\n');
+    expect((await first).toString()).toBe('line\n');
+  });
+
+  test('bad arguments are InvalidArgumentError', async () => {
+    const { reader } = feed([]);
+    await expect(reader.read(-1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(reader.readExactly(1.5)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(reader.readUntil('')).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(() => reader.readline({ limit: 0 })).toThrow(InvalidArgumentError);
+    expect(() => new StreamReader(new PassThrough(), { limit: -5 })).toThrow(/got `-5`/);
+  });
+
+  test('an aborted signal rejects a waiting read with its reason', async () => {
+    const controller = new AbortController();
+    const source = new PassThrough();
+    const reader = new StreamReader(source, { signal: controller.signal });
+    const pending = reader.readline();
+    const reason = new Error('stop');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    source.destroy();
+  });
+
+  test('StreamReader.from() reads bytes in memory', async () => {
+    const reader = StreamReader.from(Buffer.from('a\nb'));
+    expect((await reader.readline()).toString()).toBe('a\n');
+    expect((await reader.readline()).toString()).toBe('b');
+    expect((await reader.readline()).length).toBe(0);
+  });
+
+  test('pauses the source past its high-water mark while no read waits', async () => {
+    const source = new PassThrough();
+    const reader = new StreamReader(source, { highWaterMark: 1024, limit: 1024 });
+    const first = reader.read(1); // starts the flow
+    for (let i = 0; i < 10; i++) source.write(Buffer.alloc(512));
+    await first;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reader.buffered).toBeLessThan(2048);
+    expect(source.isPaused()).toBe(true);
+    let total = 1;
+    for (let part = await reader.read(); ; part = await reader.read()) {
+      total += part.length;
+      if (total === 5120) break;
+    }
+    source.destroy();
+  });
+});
+
+describe('StreamReader on a socket', () => {
+  test('a read that gets no data within the timeout rejects with TimeoutError; later reads still work', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const socket = await accepted;
+    const reader = new StreamReader(socket, { timeout: 50 });
+    const started = Date.now();
+    const error = await reader.readline().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).code).toBe('ERR_SOCKSERVE_TIMEOUT');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+    client.write('late\n');
+    expect((await reader.readline()).toString()).toBe('late\n');
+    client.destroy();
+    socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+});
