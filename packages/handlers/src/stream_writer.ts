@@ -62,6 +62,44 @@ export class StreamWriter {
   }
 
   /**
+   * Queues `data` without waiting for the peer, and returns how many bytes are now waiting to be
+   * sent. For fan-out (one message to many peers) where a slow peer must not hold up the others:
+   * compare the result with your own bound and drop the peer past it. Throws
+   * `ConnectionClosedError` when the connection is closed.
+   *
+   * @example
+   * ```ts
+   * for (const peer of room) {
+   *   if (peer.wfile.queue(message) > 1024 * 1024) peer.request.destroy(); // too far behind
+   * }
+   * ```
+   */
+  queue(data: string | Uint8Array): number {
+    const sink = this.#sink;
+    if (sink.destroyed || sink.writableEnded) throw this.#closedError();
+    sink.write(data);
+    return sink.writableLength;
+  }
+
+  /**
+   * Resolves once the socket's buffer is below its high-water mark (at once if it already is).
+   * Rejects with `ConnectionClosedError` if the connection closes first.
+   *
+   * @example
+   * ```ts
+   * this.wfile.queue(header);
+   * this.wfile.queue(body);
+   * await this.wfile.drain();
+   * ```
+   */
+  drain(): Promise<void> {
+    const sink = this.#sink;
+    if (sink.destroyed) return Promise.reject(this.#closedError());
+    if (!sink.writableNeedDrain) return Promise.resolve();
+    return this.#drain();
+  }
+
+  /**
    * Writes every chunk of `source` with backpressure and resolves with the total byte count.
    * `await this.wfile.pipeFrom(this.rfile)` is an echo.
    *

@@ -1,0 +1,70 @@
+/**
+ * An echo server over TCP or a Unix socket.
+ *
+ *   node dist/main.js [--host 127.0.0.1] [--port 7777] [--unix PATH]
+ *                     [--strategy event-loop|sequential] [--max-concurrency N] [--lines]
+ *
+ * @module
+ */
+import { parseArgs } from 'node:util';
+import {
+  EventLoopStrategy,
+  SequentialStrategy,
+  TCPServer,
+  UnixStreamServer,
+  formatAddress,
+  type ConcurrencyStrategy,
+} from 'sockserve';
+import { EchoHandler, LineEchoHandler } from './echo_handler.js';
+
+const { values } = parseArgs({
+  options: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '7777' },
+    unix: { type: 'string' },
+    strategy: { type: 'string', default: 'event-loop' },
+    'max-concurrency': { type: 'string' },
+    lines: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (values.help) {
+  console.log(`Usage: echo [--host H] [--port P] [--unix PATH] [--strategy event-loop|sequential] [--max-concurrency N] [--lines]`);
+  process.exit(0);
+}
+
+function strategy(): ConcurrencyStrategy {
+  const max = values['max-concurrency'] === undefined ? undefined : Number(values['max-concurrency']);
+  switch (values.strategy) {
+    case 'event-loop':
+      return new EventLoopStrategy(max === undefined ? {} : { maxConcurrency: max });
+    case 'sequential':
+      return new SequentialStrategy();
+    default:
+      console.error(`Unknown --strategy ${JSON.stringify(values.strategy)}; use event-loop or sequential`);
+      process.exit(2);
+  }
+}
+
+const Handler = values.lines ? LineEchoHandler : EchoHandler;
+const options = { concurrency: strategy() };
+const server =
+  values.unix === undefined
+    ? new TCPServer({ host: values.host, port: Number(values.port) }, Handler, options)
+    : new UnixStreamServer(values.unix, Handler, options);
+
+try {
+  await server.listen();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+console.log(`echo server listening on ${formatAddress(server.serverAddress)} (${server.concurrency.name})`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void server.shutdown());
+}
+await server.serveForever();
+const report = await server.serverClose({ timeout: 5_000 });
+console.log(`stopped: ${report.completed} requests completed, ${report.aborted} aborted`);
