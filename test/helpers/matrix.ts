@@ -5,6 +5,8 @@ import {
   TCPServer,
   UnixStreamServer,
   type BaseServerOptions,
+  type ClientAddress,
+  type InetAddress,
   type ConcurrencyStrategy,
   type RequestHandlerClass,
   type StreamServer,
@@ -13,9 +15,7 @@ import {
 import type net from 'node:net';
 import { tempDir } from './net.js';
 
-export type AnyStreamServer = StreamServer<never, never> & {
-  serverAddress: { host: string; port: number; family: string } | string;
-};
+export type AnyStreamServer = StreamServer<ClientAddress, InetAddress | string>;
 
 export interface TransportCase {
   name: string;

@@ -278,7 +278,15 @@ export const ErrorCodes = Object.freeze({
   SERVER_CLOSED: 'ERR_SOCKSERVE_SERVER_CLOSED',
 } as const);
 
-/** Wraps an operating-system error from `bind`/`listen` in a {@link ListenError}. */
+/**
+ * Wraps an operating-system error from `bind`/`listen` in a {@link ListenError} whose message
+ * says what to do. Transports use it; sockserve errors pass through unchanged.
+ *
+ * @example
+ * ```ts
+ * server.listen(options).once('error', (error) => reject(toListenError(error, '127.0.0.1:80')));
+ * ```
+ */
 export function toListenError(error: unknown, address: string): SockserveError {
   if (error instanceof SockserveError) return error;
   const sys = error as NodeJS.ErrnoException;

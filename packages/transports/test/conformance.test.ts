@@ -12,7 +12,7 @@ import {
   type StreamServerOptions,
 } from 'sockserve';
 import { Clients, connect, exchange, gate, readAll, readLine, until } from '../../../test/helpers/net.js';
-import { strategies, transports, type AnyStreamServer } from '../../../test/helpers/matrix.js';
+import { strategies, transports } from '../../../test/helpers/matrix.js';
 
 class EchoLines extends StreamRequestHandler {
   override async handle() {
@@ -95,12 +95,11 @@ describe.each(transports)('$name', (transport) => {
           await this.wfile.write(`ok ${line}`);
         }
       }
-      const fixture = make(Throwing);
-      const server = fixture.server as AnyStreamServer & { handleError(...args: unknown[]): void };
-      server.handleError = (_request: unknown, _client: unknown, error: unknown) => {
+      await using fixture = make(Throwing);
+      const { server } = fixture;
+      server.handleError = (_request, _client, error) => {
         errors.push(error);
       };
-      await using _fixture = fixture;
       await server.listen();
       void server.serveForever();
       expect((await exchange(server, 'fail\n')).toString()).toBe('');
@@ -118,18 +117,14 @@ describe.each(transports)('$name', (transport) => {
         }
       }
       const shutdowns: unknown[] = [];
-      const Server = transport.Server as unknown as new (...args: unknown[]) => AnyStreamServer;
-      class Refusing extends (Server as new (...args: unknown[]) => AnyStreamServer) {
-        verifyRequest() {
-          return false;
-        }
-        override async shutdownRequest(request: never) {
-          shutdowns.push(request);
-          await super.shutdownRequest(request);
-        }
-      }
-      const server = new Refusing(transport.address(), Handler, { logger: false, concurrency: strategy.create() });
-      await using _server = server;
+      await using fixture = make(Handler);
+      const { server } = fixture;
+      server.verifyRequest = () => false;
+      const shutdownRequest = server.shutdownRequest.bind(server);
+      server.shutdownRequest = async (request) => {
+        shutdowns.push(request);
+        await shutdownRequest(request);
+      };
       await server.listen();
       void server.serveForever();
       expect((await exchange(server, 'hi\n')).length).toBe(0);
