@@ -57,7 +57,7 @@ export class StreamWriter {
     const sink = this.#sink;
     if (sink.destroyed || sink.writableEnded) return Promise.reject(this.#closedError());
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-    if (sink.write(data)) return Promise.resolve(length);
+    if (sink.write(data) || !overHighWaterMark(sink)) return Promise.resolve(length);
     return this.#drain().then(() => length);
   }
 
@@ -95,7 +95,7 @@ export class StreamWriter {
   drain(): Promise<void> {
     const sink = this.#sink;
     if (sink.destroyed) return Promise.reject(this.#closedError());
-    if (!sink.writableNeedDrain) return Promise.resolve();
+    if (!overHighWaterMark(sink)) return Promise.resolve();
     return this.#drain();
   }
 
@@ -114,7 +114,7 @@ export class StreamWriter {
     for await (const chunk of source) {
       if (sink.destroyed || sink.writableEnded) throw this.#closedError();
       total += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-      if (!sink.write(chunk)) await this.#drain();
+      if (!sink.write(chunk) && overHighWaterMark(sink)) await this.#drain();
     }
     return total;
   }
@@ -183,4 +183,13 @@ export class StreamWriter {
   readonly #onError = (error: Error): void => {
     this.#error ??= error;
   };
+}
+
+/**
+ * True while the socket holds more unsent bytes than its high-water mark. `write()` returns false
+ * for any chunk that reaches the mark, even when the kernel took all of it at once; waiting for
+ * 'drain' then would only cost a turn of the event loop.
+ */
+function overHighWaterMark(sink: Writable): boolean {
+  return sink.writableLength >= sink.writableHighWaterMark;
 }
