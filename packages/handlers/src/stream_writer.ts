@@ -134,33 +134,24 @@ export class StreamWriter {
     const sink = this.#sink;
     if (sink.writableFinished) return Promise.resolve();
     if (sink.destroyed) return Promise.reject(this.#closedError());
-    return new Promise<void>((resolve, reject) => {
-      const cleanup = (): void => {
-        sink.off('finish', onFinish);
-        sink.off('close', onClose);
-      };
-      const onFinish = (): void => {
-        cleanup();
-        resolve();
-      };
-      const onClose = (): void => {
-        cleanup();
-        reject(this.#closedError());
-      };
-      sink.on('finish', onFinish);
-      sink.on('close', onClose);
-      sink.end();
-    });
+    const finished = this.#until('finish');
+    sink.end();
+    return finished;
   }
 
   #drain(): Promise<void> {
+    return this.#until('drain');
+  }
+
+  /** Resolves on the sink's next `event`; rejects with ConnectionClosedError if it closes first. */
+  #until(event: 'drain' | 'finish'): Promise<void> {
     const sink = this.#sink;
     return new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
-        sink.off('drain', onDrain);
+        sink.off(event, onEvent);
         sink.off('close', onClose);
       };
-      const onDrain = (): void => {
+      const onEvent = (): void => {
         cleanup();
         resolve();
       };
@@ -168,7 +159,7 @@ export class StreamWriter {
         cleanup();
         reject(this.#closedError());
       };
-      sink.on('drain', onDrain);
+      sink.on(event, onEvent);
       sink.on('close', onClose);
     });
   }

@@ -1,0 +1,82 @@
+import net from 'node:net';
+import { describe, expect, test } from 'vitest';
+import { ConnectionClosedError, StreamReader, StreamWriter } from 'sockserve';
+import { readAll, readBytes } from '../../../test/helpers/net.js';
+
+/** A connected pair of real TCP sockets, both destroyed on dispose. */
+async function pair() {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const socket = await accepted;
+  server.close(); // stops listening now; the pair stays connected
+  return {
+    socket,
+    client,
+    [Symbol.asyncDispose]: async () => {
+      for (const s of [socket, client]) {
+        if (!s.closed) await new Promise((resolve) => s.once('close', resolve).destroy());
+      }
+    },
+  };
+}
+
+describe('StreamWriter', () => {
+  test('write() resolves with the byte count, UTF-8 for strings', async () => {
+    await using p = await pair();
+    const writer = new StreamWriter(p.socket);
+    expect(await writer.write('héllo')).toBe(6);
+    expect(await writer.write(new Uint8Array([1, 2, 3]))).toBe(3);
+    expect((await readBytes(p.client, 9)).toString('latin1')).toBe(Buffer.from('héllo\x01\x02\x03').toString('latin1'));
+  });
+
+  test('end() half-closes: the peer sees the end, and this side can still read', async () => {
+    await using p = await pair();
+    const writer = new StreamWriter(p.socket);
+    const reader = new StreamReader(p.socket);
+    const received = readAll(p.client);
+    await writer.write('reply');
+    await writer.end();
+    expect(writer.closed).toBe(true);
+    p.client.end('more from the peer');
+    expect((await received).toString()).toBe('reply');
+    expect((await reader.read()).toString()).toBe('more from the peer');
+    await expect(writer.write('too late')).rejects.toBeInstanceOf(ConnectionClosedError);
+  });
+
+  test('pipeFrom() copies an iterable with backpressure and returns the total', async () => {
+    await using p = await pair();
+    const writer = new StreamWriter(p.socket);
+    const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
+    const received = readAll(p.client);
+    expect(await writer.pipeFrom(chunks)).toBe(64 * 64 * 1024);
+    await writer.end();
+    expect((await received).equals(Buffer.concat(chunks))).toBe(true);
+  });
+
+  test('queue() never waits and reports what is waiting; drain() waits for the peer', async () => {
+    await using p = await pair();
+    const writer = new StreamWriter(p.socket);
+    p.client.pause();
+    let queued = 0;
+    for (let i = 0; i < 200; i++) queued = writer.queue(Buffer.alloc(64 * 1024));
+    expect(queued).toBeGreaterThan(0);
+    expect(writer.writableLength).toBe(queued);
+    const drained = writer.drain();
+    const received = readBytes(p.client, 200 * 64 * 1024);
+    await drained;
+    expect((await received).length).toBe(200 * 64 * 1024);
+  });
+
+  test('writes after the peer reset reject with ConnectionClosedError carrying the cause', async () => {
+    await using p = await pair();
+    const writer = new StreamWriter(p.socket);
+    p.client.resetAndDestroy();
+    await new Promise((resolve) => p.socket.once('close', resolve));
+    const error = (await writer.write('x').catch((e: unknown) => e)) as ConnectionClosedError;
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+    expect(error.code).toBe('ERR_SOCKSERVE_CONNECTION_CLOSED');
+    expect(() => writer.queue('y')).toThrow(ConnectionClosedError);
+  });
+});
