@@ -126,7 +126,29 @@ export type ServerEvents<Address> = {
   close: (report: CloseReport) => void;
   /** The listener failed after it was listening (accept errors). Logged when nobody listens. */
   error: (error: Error) => void;
+  /** A request was dropped before any handler saw it (also logged as a warning). */
+  dropped: (info: DropInfo<Address>) => void;
 };
+
+/**
+ * Why and what a server dropped without handling it.
+ *
+ * @example
+ * ```ts
+ * server.on('dropped', ({ reason, size, clientAddress }) => metrics.increment(`dropped.${reason}`));
+ * ```
+ */
+export interface DropInfo<Address> {
+  /**
+   * `'too-large'`: a datagram above the server's maximum size; `'truncated'`: a datagram that did
+   * not fit the receive buffer; `'backlog'`: more requests waiting than `maxPendingRequests`.
+   */
+  readonly reason: 'too-large' | 'truncated' | 'backlog';
+  /** The sender, when known. */
+  readonly clientAddress: Address | null;
+  /** The size in bytes of what was dropped (0 for connections). */
+  readonly size: number;
+}
 
 /** One request from acceptance until it is closed. */
 class InFlight<Request, Address> implements RequestContext {
@@ -351,12 +373,21 @@ export abstract class BaseServer<
     } else if (this.#pending.length < this.#maxPending) {
       this.#pending.push([request, clientAddress]);
     } else {
-      this.log.warn(
-        { client: formatAddress(clientAddress), maxPendingRequests: this.#maxPending },
-        'Refused a connection: too many requests are waiting for serveForever() or handleRequest()',
+      this._dropped(
+        { reason: 'backlog', clientAddress, size: 0 },
+        `Dropped a request: more than ${this.#maxPending} are waiting for serveForever() or handleRequest()`,
       );
       this._destroyRequest(request);
     }
+  }
+
+  /** Transports call this for a request they drop unhandled: logs a warning and emits 'dropped'. */
+  protected _dropped(info: DropInfo<Address>, message: string): void {
+    this.log.warn(
+      { reason: info.reason, size: info.size, client: info.clientAddress === null ? null : formatAddress(info.clientAddress) },
+      message,
+    );
+    this.#emit('dropped', info);
   }
 
   /**

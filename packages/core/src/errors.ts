@@ -258,6 +258,73 @@ export class ServerClosedError extends SockserveError {
 }
 
 /**
+ * A native part of sockserve (the Unix datagram addon) cannot be loaded on this platform: no
+ * prebuilt binary matches and it could not be built from source. `cause` says why. The rest of
+ * sockserve works without it.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await new UnixDatagramServer('/tmp/log.sock', Handler).listen();
+ * } catch (error) {
+ *   if (error instanceof AddonUnavailableError) console.error(error.message);
+ * }
+ * ```
+ */
+export class AddonUnavailableError extends SockserveError {
+  constructor(what: string, options?: ErrorOptions) {
+    super(
+      `${what} needs sockserve's native addon, which could not be loaded on ${process.platform}-${process.arch} (Node ${process.versions.node}): ${
+        options?.cause instanceof Error ? options.cause.message.split('\n')[0] : String(options?.cause ?? 'not installed')
+      }; install a C compiler and Python so the addon builds from source, then reinstall`,
+      'ERR_SOCKSERVE_ADDON_UNAVAILABLE',
+      options,
+    );
+    this.name = 'AddonUnavailableError';
+  }
+}
+
+/**
+ * A socket operation failed with an operating-system error. `code` is the system's (`ENOENT`,
+ * `ECONNREFUSED`, `EAGAIN`, `EMSGSIZE`, ...), `syscall` the call that failed, and `address` the
+ * peer or path involved.
+ *
+ * @example
+ * ```ts
+ * await client.sendTo(data, '/run/gone.sock').catch((error: SocketError) => {
+ *   if (error.code === 'ENOENT') console.log('nobody is listening there');
+ * });
+ * ```
+ */
+export class SocketError extends SockserveError {
+  /** The failing system call. */
+  readonly syscall: string;
+  /** The peer or path involved, when there is one. */
+  readonly address: string | undefined;
+
+  constructor(code: string, syscall: string, address?: string, options?: ErrorOptions) {
+    super(`${syscall}${address === undefined ? '' : ` ${formatPath(address)}`} failed: ${code}${SOCKET_HINTS[code] ? `; ${SOCKET_HINTS[code]}` : ''}`, code, options);
+    this.name = 'SocketError';
+    this.syscall = syscall;
+    this.address = address;
+  }
+}
+
+function formatPath(address: string): string {
+  return address.startsWith('\0') ? `@${address.slice(1)} (abstract)` : address;
+}
+
+const SOCKET_HINTS: Record<string, string> = {
+  ENOENT: 'no socket exists at that path (the peer is gone or never bound)',
+  ECONNREFUSED: 'no socket is bound there any more (the peer closed)',
+  EAGAIN: "the receiver's queue stayed full: it is not reading fast enough",
+  EMSGSIZE: 'the datagram is larger than the socket buffers allow',
+  ENAMETOOLONG: 'socket paths are limited to 107 bytes',
+  EADDRINUSE: 'another socket is bound to that address',
+  EBADF: 'the socket is closed',
+};
+
+/**
  * Every sockserve-defined error code, for documentation and exhaustive handling. `ListenError`
  * uses the operating system's codes in addition to these.
  *
@@ -276,6 +343,7 @@ export const ErrorCodes = Object.freeze({
   CONNECTION_CLOSED: 'ERR_SOCKSERVE_CONNECTION_CLOSED',
   INVALID_STATE: 'ERR_SOCKSERVE_INVALID_STATE',
   SERVER_CLOSED: 'ERR_SOCKSERVE_SERVER_CLOSED',
+  ADDON_UNAVAILABLE: 'ERR_SOCKSERVE_ADDON_UNAVAILABLE',
 } as const);
 
 /**

@@ -14,12 +14,14 @@ export {
   kRequestContext,
   type BaseServerOptions,
   type CloseReport,
+  type DropInfo,
   type RequestContext,
   type RequestContextProvider,
   type ServerCloseOptions,
   type ServerEvents,
 } from './base_server.js';
 export {
+  AddonUnavailableError,
   ConnectionClosedError,
   ErrorCodes,
   IncompleteReadError,
@@ -29,12 +31,14 @@ export {
   ListenError,
   RequestAbortedError,
   ServerClosedError,
+  SocketError,
   SockserveError,
   TimeoutError,
   toListenError,
 } from './errors.js';
 export { EventLoopStrategy, type EventLoopStrategyOptions } from './event_loop_strategy.js';
 export { createLogger, type LoggerOption } from './logger.js';
+export { kDatagramReply, type DatagramReply } from './datagram_reply.js';
 export { SequentialStrategy } from './sequential_strategy.js';
 export type { ConcurrencyStrategy, RequestJob, StrategyHost } from './strategy.js';
 export type {

@@ -40,6 +40,8 @@ function errorArgs(className: string): unknown[] {
     case 'LimitExceededError':
     case 'TimeoutError':
       return [10];
+    case 'AddonUnavailableError':
+      return ['UnixDatagramServer', { cause: new Error('no binary') }];
     case 'IncompleteReadError':
       return [Buffer.alloc(0), 4];
     default:

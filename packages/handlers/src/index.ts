@@ -16,6 +16,8 @@
  * @module
  */
 export { BaseRequestHandler } from './base_request_handler.js';
+export { DatagramRequestHandler } from './datagram_request_handler.js';
+export { DatagramWriter } from './datagram_writer.js';
 export { StreamReader, type ReadLimitOptions, type StreamReaderOptions } from './stream_reader.js';
 export { StreamRequestHandler } from './stream_request_handler.js';
 export { StreamWriter } from './stream_writer.js';

@@ -1,5 +1,5 @@
 /**
- * `@sockserve/transports`: the servers. Subpaths `./tcp` and `./unix` hold one each.
+ * `@sockserve/transports`: the servers. Subpaths `./tcp`, `./udp` and `./unix` hold one kind each.
  *
  * @example
  * ```ts
@@ -8,6 +8,8 @@
  *
  * @module
  */
+export { DatagramServer, type DatagramRequest, type DatagramServerOptions } from './datagram_server.js';
 export { StreamServer, type StreamServerOptions } from './stream_server.js';
 export { TCPServer, type TCPAddress, type TCPServerOptions } from './tcp.js';
+export { UDPServer, type UDPAddress, type UDPServerOptions } from './udp.js';
 export { UnixStreamServer, type UnixStreamServerOptions } from './unix.js';

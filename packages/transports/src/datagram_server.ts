@@ -1,0 +1,121 @@
+/**
+ * `DatagramServer`: what UDP and Unix datagram servers share on top of `BaseServer`.
+ *
+ * @module
+ */
+import {
+  BaseServer,
+  InvalidArgumentError,
+  kDatagramReply,
+  type BaseServerOptions,
+  type ClientAddress,
+  type DatagramReply,
+  type InetAddress,
+  type RequestHandlerClass,
+} from '@sockserve/core';
+
+/**
+ * Options of every datagram server.
+ *
+ * @example
+ * ```ts
+ * const options: DatagramServerOptions = { maxDatagramSize: 8192 };
+ * ```
+ */
+export interface DatagramServerOptions extends BaseServerOptions {
+  /**
+   * The largest datagram handled, in bytes. A larger one is dropped whole (never cut), logged
+   * and reported with a `'dropped'` event. Default: the transport's maximum.
+   */
+  maxDatagramSize?: number;
+}
+
+/** A datagram request: the packet and the server's socket. */
+export type DatagramRequest<Socket> = [Buffer, Socket];
+
+/**
+ * The shared base of {@link UDPServer} and {@link UnixDatagramServer}: each datagram is one
+ * request, `[packet, socket]`; after the handler's `finish()`, the reply it wrote is sent to the
+ * client as one datagram. A failure to send reaches `handleError()`. Subclass a concrete server,
+ * not this one.
+ *
+ * @example
+ * ```ts
+ * function largest(server: DatagramServer<ClientAddress, InetAddress | string, unknown>): number {
+ *   return server.maxDatagramSize;
+ * }
+ * ```
+ */
+export abstract class DatagramServer<
+  Address extends ClientAddress,
+  ServerAddress extends InetAddress | string,
+  Socket,
+> extends BaseServer<DatagramRequest<Socket>, Address, ServerAddress> {
+  /** The largest datagram handled, in bytes. */
+  readonly maxDatagramSize: number;
+  /** Each request's sender, to reply to. */
+  readonly #senders = new WeakMap<DatagramRequest<Socket>, Address>();
+  /** Requests aborted by the server: their replies are not sent. */
+  readonly #aborted = new WeakSet<DatagramRequest<Socket>>();
+
+  constructor(
+    RequestHandlerClass: RequestHandlerClass<DatagramRequest<Socket>, Address>,
+    options: DatagramServerOptions,
+    limit: number,
+  ) {
+    super(RequestHandlerClass, options);
+    const { maxDatagramSize = limit } = options;
+    if (!(Number.isInteger(maxDatagramSize) && maxDatagramSize >= 1 && maxDatagramSize <= limit)) {
+      throw new InvalidArgumentError(
+        `Expected \`maxDatagramSize\` to be an integer from 1 to ${limit}, got \`${String(maxDatagramSize)}\``,
+      );
+    }
+    this.maxDatagramSize = maxDatagramSize;
+  }
+
+  /** Sends one datagram from `socket` to `address`. */
+  protected abstract _send(socket: Socket, data: Buffer, address: Address): Promise<void>;
+
+  /** Transports call this for every datagram received. */
+  protected _receive(packet: Buffer, clientAddress: Address, socket: Socket): void {
+    if (packet.length > this.maxDatagramSize) {
+      this._dropped(
+        { reason: 'too-large', clientAddress, size: packet.length },
+        `Dropped a datagram of ${packet.length} bytes: larger than maxDatagramSize (${this.maxDatagramSize})`,
+      );
+      return;
+    }
+    const request: DatagramRequest<Socket> = [packet, socket];
+    this.#senders.set(request, clientAddress);
+    this._accept(request, clientAddress);
+  }
+
+  protected override _destroyRequest(request: DatagramRequest<Socket>): void {
+    this.#aborted.add(request);
+  }
+
+  /**
+   * Sends the reply the handler collected (if any) to the client, then calls `closeRequest()`.
+   * A failed send reaches `handleError()`.
+   *
+   * @example
+   * ```ts
+   * override async shutdownRequest(request: DatagramRequest<dgram.Socket>) {
+   *   this.replies += 1;
+   *   await super.shutdownRequest(request);
+   * }
+   * ```
+   */
+  override async shutdownRequest(request: DatagramRequest<Socket>): Promise<void> {
+    const reply = (request as Partial<Record<typeof kDatagramReply, DatagramReply>>)[kDatagramReply]?.contents();
+    const address = this.#senders.get(request);
+    if (reply !== undefined && address !== undefined && !this.#aborted.has(request)) {
+      try {
+        await this._send(request[1], reply, address);
+      } catch (error) {
+        this._requestError(request, error);
+      }
+    }
+    await this.closeRequest(request);
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * `UDPServer`: a datagram server on UDP, IPv4 or IPv6.
+ *
+ * @module
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { InvalidArgumentError, toListenError, type InetAddress, type RequestHandlerClass } from '@sockserve/core';
+import { DatagramServer, type DatagramRequest, type DatagramServerOptions } from './datagram_server.js';
+import type { TCPAddress } from './tcp.js';
+
+/** The largest UDP payload over IPv4 (65535 - 8 byte UDP header - 20 byte IP header). */
+const MAX_UDP_PAYLOAD = 65_507;
+
+/**
+ * Where a UDP server listens: the same shape as a TCP address.
+ *
+ * @example
+ * ```ts
+ * const address: UDPAddress = { host: '::1', port: 0 };
+ * ```
+ */
+export type UDPAddress = TCPAddress;
+
+/**
+ * Options of {@link UDPServer}.
+ *
+ * @example
+ * ```ts
+ * const options: UDPServerOptions = { reuseAddress: true, recvBufferSize: 4 * 1024 * 1024 };
+ * ```
+ */
+export interface UDPServerOptions extends DatagramServerOptions {
+  /** Set `SO_REUSEADDR`, so several sockets may bind the same address. Default: false. */
+  reuseAddress?: boolean;
+  /** With host `'::'`, receive IPv6 only. Default: false (dual-stack). */
+  ipv6Only?: boolean;
+  /** `SO_RCVBUF` in bytes: how much the kernel queues before it drops. Default: the system's. */
+  recvBufferSize?: number;
+  /** `SO_SNDBUF` in bytes. Default: the system's. */
+  sendBufferSize?: number;
+}
+
+/**
+ * A UDP server: each datagram is one request, `[packet, socket]` (a `dgram.Socket`); client
+ * addresses are `{ host, port, family }`. Use it with a `DatagramRequestHandler`, whose reply is
+ * sent back as one datagram after `finish()`.
+ *
+ * @example
+ * ```ts
+ * import { DatagramRequestHandler, UDPServer } from 'sockserve';
+ *
+ * class Echo extends DatagramRequestHandler {
+ *   override async handle() { await this.wfile.write(this.packet); }
+ * }
+ *
+ * await using server = new UDPServer({ host: '127.0.0.1', port: 9999 }, Echo);
+ * await server.serveForever();
+ * ```
+ */
+export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.Socket> {
+  /** The address as requested. */
+  readonly requestedAddress: Readonly<UDPAddress>;
+  readonly #options: UDPServerOptions;
+  #socket: dgram.Socket | undefined;
+
+  constructor(
+    address: UDPAddress,
+    RequestHandlerClass: RequestHandlerClass<DatagramRequest<dgram.Socket>, InetAddress>,
+    options: UDPServerOptions = {},
+  ) {
+    super(RequestHandlerClass, options, MAX_UDP_PAYLOAD);
+    if (typeof address !== 'object' || address === null) {
+      throw new InvalidArgumentError(`Expected \`address\` to be an object like { host, port }, got \`${String(address)}\``);
+    }
+    this.requestedAddress = Object.freeze({ host: address.host, port: address.port });
+    this.#options = options;
+  }
+
+  /** The bound address with the real port; before `listen()`, the requested one. */
+  get serverAddress(): InetAddress {
+    if (this.#socket !== undefined) {
+      const bound = this.#socket.address();
+      return { host: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+    }
+    const { host, port } = this.requestedAddress;
+    return { host, port, family: net.isIPv6(host) ? 'IPv6' : 'IPv4' };
+  }
+
+  /** The bound `dgram.Socket`, or `undefined` before `listen()` and after close. */
+  get socket(): dgram.Socket | undefined {
+    return this.#socket;
+  }
+
+  protected override async _bind(): Promise<void> {
+    const { host, port } = this.requestedAddress;
+    const described = `udp ${host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
+      throw new InvalidArgumentError(`Expected \`port\` to be an integer from 0 to 65535, got \`${String(port)}\``);
+    }
+    if (typeof host !== 'string' || host.length === 0) {
+      throw new InvalidArgumentError(`Expected \`host\` to be a non-empty string, got \`${String(host)}\``);
+    }
+    const { reuseAddress = false, ipv6Only = false, recvBufferSize, sendBufferSize } = this.#options;
+    const socket = dgram.createSocket({
+      type: net.isIPv6(host) ? 'udp6' : 'udp4',
+      reuseAddr: reuseAddress,
+      ipv6Only,
+      ...(recvBufferSize === undefined ? {} : { recvBufferSize }),
+      ...(sendBufferSize === undefined ? {} : { sendBufferSize }),
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind({ address: host, port }, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      socket.close();
+      throw toListenError(error, described);
+    }
+    socket.on('error', (error) => this._serverError(error));
+    socket.on('message', (packet, remote) => {
+      this._receive(packet, { host: remote.address, port: remote.port, family: remote.family === 'IPv6' ? 'IPv6' : 'IPv4' }, socket);
+    });
+    this.#socket = socket;
+  }
+
+  protected override async _unbind(): Promise<void> {
+    const socket = this.#socket;
+    if (socket === undefined) return;
+    this.#socket = undefined;
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
+  protected override _send(socket: dgram.Socket, data: Buffer, address: InetAddress): Promise<void> {
+    return new Promise((resolve, reject) => {
+      socket.send(data, address.port, address.host, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+}
