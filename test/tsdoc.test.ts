@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 const packages = fileURLToPath(new URL('../packages/', import.meta.url));
 const files = readdirSync(packages).flatMap((pkg) =>
   readdirSync(join(packages, pkg, 'src'))
-    .filter((file) => file.endsWith('.ts'))
+    .filter((file) => file.endsWith('.ts') && !file.startsWith('_'))
     .map((file) => join(pkg, 'src', file)),
 );
 

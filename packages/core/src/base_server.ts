@@ -343,8 +343,14 @@ export abstract class BaseServer<
   protected abstract _bind(): Promise<void>;
 
   /**
-   * Stops accepting at once; resolves once the listener is fully closed (which may be after
-   * every request's connection has closed).
+   * Called first by `serverClose()`: stop taking new requests (a stream listener closes here).
+   * Requests that still arrive are refused by the server. Default: nothing.
+   */
+  protected _stopAccepting(): void {}
+
+  /**
+   * Called by `serverClose()` once in-flight requests are done or aborted (and after a failed
+   * listen): releases the listener. A datagram socket, which replies go out through, closes here.
    */
   protected abstract _unbind(): Promise<void>;
 
@@ -583,7 +589,7 @@ export abstract class BaseServer<
     for (const waiter of this.#waiters.splice(0)) waiter(undefined);
     for (const [request] of this.#pending.splice(0)) this._destroyRequest(request);
     await this.#listening?.catch(() => {});
-    const unbound = this._unbind();
+    this._stopAccepting();
 
     const records = [...this.#inFlight.values()];
     await settleWithin(
@@ -601,7 +607,7 @@ export abstract class BaseServer<
     }
     const remaining = timeout === undefined ? undefined : Math.max(0, timeout - (Date.now() - started));
     await this._closeLingering(remaining);
-    await unbound.catch((error: unknown) => this.log.warn({ err: error }, 'Closing the listener failed'));
+    await this._unbind().catch((error: unknown) => this.log.warn({ err: error }, 'Closing the listener failed'));
     try {
       await this.concurrency.close?.();
     } catch (error) {

@@ -322,6 +322,7 @@ const SOCKET_HINTS: Record<string, string> = {
   ENAMETOOLONG: 'socket paths are limited to 107 bytes',
   EADDRINUSE: 'another socket is bound to that address',
   EBADF: 'the socket is closed',
+  EDESTADDRREQ: 'the sender is unbound, so there is no address to reply to; clients that expect replies must bind',
 };
 
 /**

@@ -61,7 +61,7 @@ export abstract class StreamServer<
   /** Connections whose request is done, waiting for the peer to close. */
   readonly #lingering = new Set<net.Socket>();
   /** Connections closeRequest() has been called for. */
-  readonly #closed = new WeakSet<net.Socket>();
+  readonly #released = new WeakSet<net.Socket>();
 
   constructor(
     RequestHandlerClass: ConstructorParameters<typeof BaseServer<net.Socket, Address, ServerAddress>>[0],
@@ -138,14 +138,21 @@ export abstract class StreamServer<
     }
   }
 
-  protected override async _unbind(): Promise<void> {
+  /** Resolves once the listener has closed, after `_stopAccepting()`. */
+  #closed: Promise<void> | undefined;
+
+  protected override _stopAccepting(): void {
     const server = this.#server;
     if (server === undefined) return;
     this.#server = undefined;
     // Stops accepting now; the callback comes once every connection has closed.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    await this._afterUnbind();
-    await closed;
+    this.#closed = Promise.all([closed, this._afterUnbind()]).then(() => {});
+  }
+
+  protected override async _unbind(): Promise<void> {
+    this._stopAccepting();
+    await this.#closed;
   }
 
   protected override _destroyRequest(socket: net.Socket): void {
@@ -194,7 +201,7 @@ export abstract class StreamServer<
    * ```
    */
   override closeRequest(socket: net.Socket): void {
-    this.#closed.add(socket);
+    this.#released.add(socket);
     socket.destroy();
   }
 
@@ -227,7 +234,7 @@ export abstract class StreamServer<
     const close = (): void => {
       clearTimeout(timer);
       this.#lingering.delete(socket);
-      if (!this.#closed.has(socket)) void this.#closeRequestSafely(socket);
+      if (!this.#released.has(socket)) void this.#closeRequestSafely(socket);
     };
     const timer = setTimeout(close, this.lingerTimeout);
     this.#lingering.add(socket);

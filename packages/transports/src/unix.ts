@@ -3,10 +3,9 @@
  *
  * @module
  */
-import { lstat, chmod, unlink, stat } from 'node:fs/promises';
 import net from 'node:net';
-import { dirname } from 'node:path';
-import { InvalidArgumentError, ListenError, type RequestHandlerClass, type UnixAddress } from '@sockserve/core';
+import { InvalidArgumentError, type RequestHandlerClass, type UnixAddress } from '@sockserve/core';
+import { claimPath, clearStalePath, isAbstract, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
 import { StreamServer, type StreamServerOptions } from './stream_server.js';
 
 /**
@@ -44,7 +43,7 @@ export class UnixStreamServer extends StreamServer<UnixAddress, string> {
   readonly mode: number | undefined;
   /** Identity of the socket file we bound. Node removes the path when the listener closes; if it
    * is still there afterwards and still ours, it is removed here (never a file someone else made). */
-  #bound: { dev: number; ino: number } | undefined;
+  #bound: SocketFile | undefined;
 
   constructor(
     path: string,
@@ -55,7 +54,7 @@ export class UnixStreamServer extends StreamServer<UnixAddress, string> {
     if (typeof path !== 'string' || path.length === 0) {
       throw new InvalidArgumentError(`Expected \`path\` to be a non-empty string, got \`${String(path)}\``);
     }
-    if (options.mode !== undefined && !(Number.isInteger(options.mode) && options.mode >= 0 && options.mode <= 0o7777)) {
+    if (!isFileMode(options.mode)) {
       throw new InvalidArgumentError(`Expected \`mode\` to be a file mode such as 0o660, got \`${String(options.mode)}\``);
     }
     this.path = path;
@@ -64,7 +63,7 @@ export class UnixStreamServer extends StreamServer<UnixAddress, string> {
 
   /** True for a Linux abstract socket name (no file on disk). */
   get abstract(): boolean {
-    return this.path.startsWith('\0');
+    return isAbstract(this.path);
   }
 
   /** The socket path (or abstract name starting with `'\0'`). */
@@ -85,45 +84,17 @@ export class UnixStreamServer extends StreamServer<UnixAddress, string> {
   }
 
   protected override async _beforeBind(): Promise<void> {
-    if (this.abstract) return;
-    let info;
-    try {
-      info = await lstat(this.path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      // Node reports a missing directory as EACCES; say what is really wrong.
-      await stat(dirname(this.path));
-      return;
-    }
-    const inUse = (why: string): ListenError =>
-      new ListenError(`Cannot listen on ${this.path}: EADDRINUSE; ${why}`, 'EADDRINUSE', this.path, { syscall: 'bind' });
-    if (!info.isSocket()) throw inUse('a file that is not a socket is in the way; remove it or pick another path');
-    if (await answers(this.path)) throw inUse('a live server is listening on this socket; stop it or pick another path');
-    // A stale socket file left by a server that died: safe to replace.
-    await unlink(this.path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
+    await clearStalePath(this.path, answers);
   }
 
   protected override async _afterBind(): Promise<void> {
-    if (this.abstract) return;
-    if (this.mode !== undefined) await chmod(this.path, this.mode);
-    const info = await stat(this.path);
-    this.#bound = { dev: info.dev, ino: info.ino };
+    this.#bound = await claimPath(this.path, this.mode);
   }
 
   protected override async _afterUnbind(): Promise<void> {
     const bound = this.#bound;
     this.#bound = undefined;
-    if (bound === undefined) return;
-    try {
-      const info = await lstat(this.path);
-      if (info.dev === bound.dev && info.ino === bound.ino) await unlink(this.path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.log.warn({ err: error, path: this.path }, 'Could not remove the socket path');
-      }
-    }
+    await releasePath(this.path, bound, this.log);
   }
 }
 
@@ -143,3 +114,5 @@ function answers(path: string): Promise<boolean> {
     });
   });
 }
+
+export { UnixDatagramServer, type UnixDatagramServerOptions } from './unix_dgram.js';

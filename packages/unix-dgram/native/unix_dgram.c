@@ -417,6 +417,26 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// probe(path): '' when a datagram socket is bound at `path`, else the error code of connecting
+// to it (ECONNREFUSED: a stale file nobody is bound to; ENOENT: nothing there)
+static napi_value js_probe(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct sockaddr_un address;
+  socklen_t length;
+  int err = to_sockaddr(env, argv[0], &address, &length);
+  if (err < 0) return code_string(env, -err);
+  int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  if (fd < 0) return code_string(env, errno);
+  int result = connect(fd, (struct sockaddr*)&address, length) < 0 ? errno : 0;
+  close(fd);
+  if (result != 0) return code_string(env, result);
+  napi_value empty;
+  napi_create_string_utf8(env, "", 0, &empty);
+  return empty;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
       {"socket", NULL, js_socket, NULL, NULL, NULL, napi_default, NULL},
@@ -428,6 +448,7 @@ NAPI_MODULE_INIT() {
       {"localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_default, NULL},
       {"fd", NULL, js_fd, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"probe", NULL, js_probe, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

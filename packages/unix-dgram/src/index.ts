@@ -36,6 +36,7 @@ interface Addon {
   localAddress(handle: object): string | null;
   fd(handle: object): number;
   close(handle: object): void;
+  probe(path: string): string;
 }
 
 let addon: Addon | undefined;
@@ -69,6 +70,19 @@ function getAddon(what: string): Addon {
     }
   }
   throw new AddonUnavailableError(what, { cause: loadError });
+}
+
+/**
+ * Whether a datagram socket is bound at `path`: `''` when one is, else the error code of
+ * connecting to it (`'ECONNREFUSED'` for a stale socket file, `'ENOENT'` when there is nothing).
+ *
+ * @example
+ * ```ts
+ * if (probe('/run/app.sock') === 'ECONNREFUSED') unlinkSync('/run/app.sock'); // stale
+ * ```
+ */
+export function probe(path: string): string {
+  return getAddon('UnixDatagramSocket').probe(path);
 }
 
 /**

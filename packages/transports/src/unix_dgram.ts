@@ -1,0 +1,157 @@
+/**
+ * `UnixDatagramServer`: a datagram server on a Unix domain socket, on sockserve's native addon.
+ *
+ * @module
+ */
+import {
+  AddonUnavailableError,
+  InvalidArgumentError,
+  SocketError,
+  toListenError,
+  type RequestHandlerClass,
+  type UnixAddress,
+} from '@sockserve/core';
+import type { UnixDatagramSocket } from '@sockserve/unix-dgram';
+import { claimPath, clearStalePath, isAbstract, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
+import { DatagramServer, type DatagramRequest, type DatagramServerOptions } from './datagram_server.js';
+
+/**
+ * Options of {@link UnixDatagramServer}.
+ *
+ * @example
+ * ```ts
+ * const options: UnixDatagramServerOptions = { mode: 0o666, bufferSize: 1024 * 1024 };
+ * ```
+ */
+export interface UnixDatagramServerOptions extends DatagramServerOptions {
+  /** File permissions of the socket path, applied right after binding (e.g. `0o666` for `/dev/log`-like sinks). */
+  mode?: number;
+  /** Receive buffer in bytes: the largest datagram received whole. Default: 262144. */
+  bufferSize?: number;
+  /** How long a reply may wait while the client's queue is full, in ms. Default: 1000. */
+  sendTimeout?: number;
+}
+
+type Module = typeof import('@sockserve/unix-dgram');
+
+let loading: Promise<Module> | undefined;
+
+/** Loads the addon package on first use, so the rest of sockserve works without it. */
+function loadUnixDgram(): Promise<Module> {
+  loading ??= import('@sockserve/unix-dgram').then(
+    (module) => {
+      module.loadAddon('UnixDatagramServer');
+      return module;
+    },
+    (error: unknown) => {
+      throw new AddonUnavailableError('UnixDatagramServer', { cause: error });
+    },
+  );
+  loading.catch(() => {
+    loading = undefined;
+  });
+  return loading;
+}
+
+/**
+ * A Unix datagram socket server, the counterpart of Python's `UnixDatagramServer`, which Node's
+ * `dgram` cannot provide. Each datagram is one request, `[packet, socket]`; client addresses are
+ * `{ path }`, `null` when the sender is unbound (a reply to it goes to `handleError()`). The
+ * address is a path or a Linux abstract name `'\0name'`; paths are handled as by
+ * `UnixStreamServer` (a stale socket file is replaced, a live one is `EADDRINUSE`, the path is
+ * removed on close). Datagrams arrive whole up to `bufferSize`; a larger one is dropped and
+ * reported, never cut.
+ *
+ * Runs on a small native addon, loaded on first use; where it cannot load, `listen()` rejects
+ * with `AddonUnavailableError`.
+ *
+ * @example
+ * ```ts
+ * import { DatagramRequestHandler, UnixDatagramServer } from 'sockserve';
+ *
+ * class LogSink extends DatagramRequestHandler {
+ *   override handle() { process.stdout.write(this.packet); }
+ * }
+ *
+ * await using server = new UnixDatagramServer('/tmp/log.sock', LogSink, { mode: 0o666 });
+ * await server.serveForever();
+ * ```
+ */
+export class UnixDatagramServer extends DatagramServer<UnixAddress, string, UnixDatagramSocket> {
+  /** The socket path or abstract name. */
+  readonly path: string;
+  readonly #options: UnixDatagramServerOptions;
+  #socket: UnixDatagramSocket | undefined;
+  #bound: SocketFile | undefined;
+
+  constructor(
+    path: string,
+    RequestHandlerClass: RequestHandlerClass<DatagramRequest<UnixDatagramSocket>, UnixAddress>,
+    options: UnixDatagramServerOptions = {},
+  ) {
+    const { bufferSize = 256 * 1024 } = options;
+    if (!(Number.isInteger(bufferSize) && bufferSize >= 1)) {
+      throw new InvalidArgumentError(`Expected \`bufferSize\` to be a positive integer number of bytes, got \`${String(bufferSize)}\``);
+    }
+    super(RequestHandlerClass, options, bufferSize);
+    if (typeof path !== 'string' || path.length === 0) {
+      throw new InvalidArgumentError(`Expected \`path\` to be a non-empty string, got \`${String(path)}\``);
+    }
+    if (!isFileMode(options.mode)) {
+      throw new InvalidArgumentError(`Expected \`mode\` to be a file mode such as 0o660, got \`${String(options.mode)}\``);
+    }
+    this.path = path;
+    this.#options = { ...options, bufferSize };
+  }
+
+  /** The socket path (or abstract name starting with `'\0'`). */
+  get serverAddress(): string {
+    return this.path;
+  }
+
+  /** The bound socket, or `undefined` before `listen()` and after close. */
+  get socket(): UnixDatagramSocket | undefined {
+    return this.#socket;
+  }
+
+  protected override async _bind(): Promise<void> {
+    const described = isAbstract(this.path) ? `@${this.path.slice(1)} (abstract)` : this.path;
+    const { UnixDatagramSocket, probe } = await loadUnixDgram();
+    const { bufferSize, sendTimeout, mode } = this.#options;
+    let socket: UnixDatagramSocket | undefined;
+    try {
+      await clearStalePath(this.path, async (path) => probe(path) === '');
+      socket = new UnixDatagramSocket({ ...(bufferSize === undefined ? {} : { bufferSize }), ...(sendTimeout === undefined ? {} : { sendTimeout }) });
+      socket.bind(this.path);
+      this.#bound = await claimPath(this.path, mode);
+    } catch (error) {
+      socket?.close();
+      throw toListenError(error, described);
+    }
+    socket.on('message', (packet, sender) => this._receive(packet, { path: sender }, socket));
+    socket.on('truncated', (size, sender) =>
+      this._dropped(
+        { reason: 'truncated', clientAddress: { path: sender }, size },
+        `Dropped a datagram of ${size} bytes: larger than the receive buffer (bufferSize ${this.#options.bufferSize})`,
+      ),
+    );
+    socket.on('error', (error) => this._serverError(error));
+    this.#socket = socket;
+  }
+
+  protected override async _unbind(): Promise<void> {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    socket?.close();
+    const bound = this.#bound;
+    this.#bound = undefined;
+    await releasePath(this.path, bound, this.log);
+  }
+
+  protected override _send(socket: UnixDatagramSocket, data: Buffer, address: UnixAddress): Promise<void> {
+    if (address.path === null) {
+      return Promise.reject(new SocketError('EDESTADDRREQ', 'sendto', undefined));
+    }
+    return socket.sendTo(data, address.path);
+  }
+}

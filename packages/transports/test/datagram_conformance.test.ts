@@ -1,0 +1,189 @@
+/**
+ * The datagram conformance suite: the same behaviour, checked with real sockets, for UDP and Unix
+ * datagram servers under every concurrency strategy.
+ */
+import { describe, expect, test } from 'vitest';
+import { DatagramRequestHandler, type DatagramServerOptions } from 'sockserve';
+import { datagramTransports } from '../../../test/helpers/datagram.js';
+import { gate, until } from '../../../test/helpers/net.js';
+import { strategies } from '../../../test/helpers/matrix.js';
+
+class Echo extends DatagramRequestHandler {
+  override async handle() {
+    await this.wfile.pipeFrom(this.rfile);
+  }
+}
+
+describe.each(datagramTransports)('$name', (transport) => {
+  describe.each(strategies)('$name', (strategy) => {
+    function make(Handler: new (...args: never[]) => unknown, options: DatagramServerOptions = {}) {
+      return transport.create(Handler as never, { logger: false, concurrency: strategy.create(), ...options });
+    }
+
+    async function serving(Handler: new (...args: never[]) => unknown, options: DatagramServerOptions = {}) {
+      const fixture = make(Handler, options);
+      await fixture.server.listen();
+      void fixture.server.serveForever();
+      return fixture;
+    }
+
+    test('sends what the handler wrote back as one datagram', async () => {
+      class Upper extends DatagramRequestHandler {
+        override async handle() {
+          const first = await this.rfile.readline();
+          await this.wfile.write(first.toString().toUpperCase());
+          await this.wfile.write('|');
+          await this.wfile.write(await this.rfile.read());
+        }
+      }
+      await using fixture = await serving(Upper);
+      await using client = await transport.client(fixture.server);
+      await client.send('hello\nrest');
+      expect((await client.receive())?.toString()).toBe('HELLO\n|rest');
+    });
+
+    test('nothing written means nothing sent', async () => {
+      class Quiet extends DatagramRequestHandler {
+        override async handle() {
+          if (this.packet.toString() !== 'quiet') await this.wfile.write(`reply to ${this.packet}`);
+        }
+      }
+      await using fixture = await serving(Quiet);
+      await using client = await transport.client(fixture.server);
+      await client.send('quiet');
+      await client.send('loud');
+      expect((await client.receive())?.toString()).toBe('reply to loud');
+      expect(await client.receive(100)).toBeUndefined();
+    });
+
+    test('a throwing handler reaches handleError once, and serving goes on', async () => {
+      const errors: unknown[] = [];
+      class Throwing extends DatagramRequestHandler {
+        override async handle() {
+          await this.wfile.write('partial');
+          if (this.packet.toString() === 'fail') throw new Error('datagram handler failed');
+        }
+      }
+      await using fixture = await serving(Throwing);
+      fixture.server.handleError = (_request, _client, error) => {
+        errors.push(error);
+      };
+      await using client = await transport.client(fixture.server);
+      await client.send('fail');
+      await client.send('fine');
+      // The failed request's reply still goes out: it was written before finish.
+      expect((await client.receive())?.toString()).toBe('partial');
+      expect((await client.receive())?.toString()).toBe('partial');
+      expect(errors).toHaveLength(1);
+      expect((errors[0] as Error).message).toBe('datagram handler failed');
+    });
+
+    test('verifyRequest false: no handler, no reply, shutdownRequest once', async () => {
+      let handled = 0;
+      class Counting extends Echo {
+        override async handle() {
+          handled++;
+          await super.handle();
+        }
+      }
+      await using fixture = await serving(Counting);
+      const { server } = fixture;
+      const shutdowns: unknown[] = [];
+      server.verifyRequest = (request: [Buffer, unknown]) => request[0].toString() !== 'refuse';
+      const shutdownRequest = server.shutdownRequest.bind(server) as (request: unknown) => Promise<void>;
+      server.shutdownRequest = async (request: never) => {
+        shutdowns.push(request);
+        await shutdownRequest(request);
+      };
+      await using client = await transport.client(server);
+      await client.send('refuse');
+      await client.send('accept');
+      expect((await client.receive())?.toString()).toBe('accept');
+      expect(handled).toBe(1);
+      expect(shutdowns).toHaveLength(2);
+    });
+
+    test('handleRequest() handles exactly one datagram', async () => {
+      await using fixture = make(Echo);
+      const { server } = fixture;
+      await server.listen();
+      await using client = await transport.client(server);
+      const handled = server.handleRequest();
+      await client.send('one');
+      await handled;
+      expect((await client.receive())?.toString()).toBe('one');
+      await client.send('two'); // waits: nobody is serving
+      expect(await client.receive(100)).toBeUndefined();
+      await server.handleRequest();
+      expect((await client.receive())?.toString()).toBe('two');
+    });
+
+    test('a burst of 64 datagrams in flight is answered in full', async () => {
+      await using fixture = await serving(Echo);
+      await using client = await transport.client(fixture.server);
+      const sent = Array.from({ length: 64 }, (_, i) => `datagram ${i}`);
+      await Promise.all(sent.map((data) => client.send(data)));
+      const received: string[] = [];
+      for (let i = 0; i < 64; i++) {
+        const reply = await client.receive();
+        if (reply === undefined) break;
+        received.push(reply.toString());
+      }
+      expect(received.sort()).toEqual([...sent].sort());
+    });
+
+    test('large datagrams arrive intact', async () => {
+      const size = Math.min(transport.maxSize, 100 * 1024);
+      const payload = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) payload[i] = i % 251;
+      await using fixture = await serving(Echo);
+      await using client = await transport.client(fixture.server);
+      await client.send(payload);
+      const reply = await client.receive();
+      expect(reply?.length).toBe(size);
+      expect(reply?.equals(payload)).toBe(true);
+    });
+
+    test('a datagram over maxDatagramSize is dropped whole and reported, never cut', async () => {
+      await using fixture = await serving(Echo, { maxDatagramSize: 1000 });
+      const dropped = gate<unknown>();
+      fixture.server.on('dropped', (info) => dropped.open(info));
+      await using client = await transport.client(fixture.server);
+      await client.send(Buffer.alloc(1001));
+      expect(await dropped.promise).toMatchObject({ reason: 'too-large', size: 1001 });
+      await client.send(Buffer.alloc(1000, 7));
+      expect((await client.receive())?.length).toBe(1000);
+    });
+
+    test('serverClose({ timeout }) drains, then aborts and reports', async () => {
+      const started = gate();
+      class Slow extends DatagramRequestHandler {
+        override async handle() {
+          started.open();
+          if (this.packet.toString() === 'hang') await new Promise((resolve) => this.signal.addEventListener('abort', resolve));
+          else await new Promise((resolve) => setTimeout(resolve, 50));
+          await this.wfile.write('done');
+        }
+      }
+      const fixture = await serving(Slow);
+      await using client = await transport.client(fixture.server);
+      await client.send('slow');
+      await started.promise;
+      expect(await fixture.server.serverClose()).toEqual({ completed: 1, aborted: 0 });
+      expect((await client.receive())?.toString()).toBe('done');
+      await fixture[Symbol.asyncDispose]();
+
+      const second = await serving(Slow);
+      await using client2 = await transport.client(second.server);
+      const hanging = gate();
+      second.server.on('request', () => hanging.open());
+      await client2.send('hang');
+      await hanging.promise;
+      await until(() => started !== undefined);
+      expect(await second.server.serverClose({ timeout: 30 })).toEqual({ completed: 0, aborted: 1 });
+      // An aborted request's reply is not sent.
+      expect(await client2.receive(100)).toBeUndefined();
+      await second[Symbol.asyncDispose]();
+    });
+  });
+});
