@@ -30,7 +30,14 @@ export interface DatagramServerOptions extends BaseServerOptions {
   maxDatagramSize?: number;
 }
 
-/** A datagram request: the packet and the server's socket. */
+/**
+ * A datagram request: the packet and the server's socket.
+ *
+ * @example
+ * ```ts
+ * override verifyRequest([packet]: DatagramRequest<dgram.Socket>) { return packet.length > 0; }
+ * ```
+ */
 export type DatagramRequest<Socket> = [Buffer, Socket];
 
 /**

@@ -65,7 +65,7 @@ describe.each(datagramTransports)('$name', (transport) => {
         }
       }
       await using fixture = await serving(Throwing);
-      fixture.server.handleError = (_request, _client, error) => {
+      fixture.server.handleError = (_request: unknown, _client: unknown, error: unknown) => {
         errors.push(error);
       };
       await using client = await transport.client(fixture.server);

@@ -1,0 +1,210 @@
+/**
+ * Datagram servers and the Unix datagram socket talking to real peers: Python's socket module and
+ * socketserver, and worker threads.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, test } from 'vitest';
+import { UnixDatagramSocket } from '@sockserve/unix-dgram';
+import { DatagramRequestHandler, SocketError, UDPServer, UnixDatagramServer } from 'sockserve';
+import { gate, tempDir } from '../../../test/helpers/net.js';
+
+/** Runs a Python script and resolves with its stdout; rejects on a non-zero exit. */
+function python(script: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`python exited with ${code}: ${err}`))));
+  });
+}
+
+class Upper extends DatagramRequestHandler {
+  override async handle() {
+    await this.wfile.write(this.packet.toString().toUpperCase());
+  }
+}
+
+const PY_UNIX_CLIENT = `
+import socket, sys, os
+# "@name" stands for the abstract name "\\0name" (argv cannot carry a NUL byte)
+server, client = (a.replace("@", "\\0", 1) if a.startswith("@") else a for a in sys.argv[1:3])
+count = int(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(client)
+s.settimeout(10)
+for i in range(count):
+    s.sendto(b"message %d" % i, server)
+replies = sorted(s.recv(65536).decode() for _ in range(count))
+print("\\n".join(replies))
+if not client.startswith("\\0"): os.unlink(client)
+`;
+
+describe('Python peers', () => {
+  test('a Python UDP client gets replies from UDPServer', async () => {
+    await using server = new UDPServer({ host: '127.0.0.1', port: 0 }, Upper, { logger: false });
+    await server.listen();
+    void server.serveForever();
+    const out = await python(
+      `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(10)
+s.sendto(b"hello from python", ("127.0.0.1", int(sys.argv[1])))
+print(s.recv(65536).decode())
+`,
+      String(server.serverAddress.port),
+    );
+    expect(out.trim()).toBe('HELLO FROM PYTHON');
+  });
+
+  test('a burst of 64 datagrams from Python, well past the kernel queue of 10, is answered in full', async () => {
+    using dir = tempDir();
+    await using server = new UnixDatagramServer(dir.file('server.sock'), Upper, { logger: false });
+    await server.listen();
+    void server.serveForever();
+    const out = await python(PY_UNIX_CLIENT, server.serverAddress, dir.file('py.sock'), '64');
+    const expected = Array.from({ length: 64 }, (_, i) => `MESSAGE ${i}`).sort();
+    expect(out.trim().split('\n')).toEqual(expected);
+  });
+
+  test.skipIf(process.platform !== 'linux')('abstract names are reachable from Python, both ways', async () => {
+    const name = `\0sockserve-py-${process.pid}`;
+    await using server = new UnixDatagramServer(name, Upper, { logger: false });
+    await server.listen();
+    void server.serveForever();
+    const out = await python(PY_UNIX_CLIENT, `@${name.slice(1)}`, `@sockserve-py-client-${process.pid}`, '3');
+    expect(out.trim().split('\n')).toEqual(['MESSAGE 0', 'MESSAGE 1', 'MESSAGE 2']);
+  });
+
+  test("our client talks to Python's socketserver.UnixDatagramServer", async () => {
+    using dir = tempDir();
+    const serverPath = dir.file('python-server.sock');
+    const ready = gate();
+    const child = spawn(
+      'python3',
+      [
+        '-c',
+        `
+import socketserver, sys
+class Handler(socketserver.DatagramRequestHandler):
+    def handle(self):
+        self.wfile.write(b"python got " + self.rfile.read())
+with socketserver.UnixDatagramServer(sys.argv[1], Handler) as server:
+    print("ready", flush=True)
+    server.handle_request()
+`,
+        serverPath,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    child.stdout.once('data', () => ready.open());
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await ready.promise;
+    using client = new UnixDatagramSocket().bind(dir.file('node-client.sock'));
+    await client.sendTo('hi', serverPath);
+    const reply = await client.receive();
+    expect(reply.data.toString()).toBe('python got hi');
+    expect(reply.sender).toBe(serverPath);
+    expect(await exited).toBe(0);
+  });
+});
+
+describe('Unix datagram errors', () => {
+  test('a client that vanished before the reply reaches handleError, and serving goes on', async () => {
+    using dir = tempDir();
+    const release = gate();
+    class Late extends DatagramRequestHandler {
+      override async handle() {
+        if (this.packet.toString() === 'late') await release.promise;
+        await this.wfile.write('reply');
+      }
+    }
+    await using server = new UnixDatagramServer(dir.file('server.sock'), Late, { logger: false });
+    const failed = gate<unknown>();
+    server.on('requestError', (error) => failed.open(error));
+    await server.listen();
+    void server.serveForever();
+    const vanishing = new UnixDatagramSocket().bind(dir.file('gone.sock'));
+    await vanishing.sendTo('late', server.serverAddress);
+    vanishing.close(); // its file stays, bound to nobody: ECONNREFUSED
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release.open();
+    const error = (await failed.promise) as SocketError;
+    expect(error).toBeInstanceOf(SocketError);
+    expect(['ECONNREFUSED', 'ENOENT']).toContain(error.code);
+    using next = new UnixDatagramSocket().bind(dir.file('next.sock'));
+    await next.sendTo('now', server.serverAddress);
+    expect((await next.receive()).data.toString()).toBe('reply');
+  });
+
+  test('a reply to an unbound sender reaches handleError as EDESTADDRREQ', async () => {
+    using dir = tempDir();
+    await using server = new UnixDatagramServer(dir.file('server.sock'), Upper, { logger: false });
+    const failed = gate<unknown>();
+    server.on('requestError', (error) => failed.open(error));
+    await server.listen();
+    void server.serveForever();
+    using unbound = new UnixDatagramSocket();
+    await unbound.sendTo('anyone?', server.serverAddress);
+    expect(await failed.promise).toMatchObject({ code: 'EDESTADDRREQ' });
+  });
+
+  test('sending to a path nobody is bound at rejects with a coded SocketError', async () => {
+    using dir = tempDir();
+    using socket = new UnixDatagramSocket();
+    const error = (await socket.sendTo('x', dir.file('nobody.sock')).catch((e: unknown) => e)) as SocketError;
+    expect(error).toBeInstanceOf(SocketError);
+    expect(error.code).toBe('ENOENT');
+    expect(error.message).toContain('nobody.sock');
+    expect(() => new UnixDatagramSocket().bind(dir.file('missing/dir.sock'))).toThrow(/ENOENT/);
+  });
+
+  test('UnixDatagramServer replaces a stale path, refuses a live one, and removes its path on close', async () => {
+    using dir = tempDir();
+    const path = dir.file('dgram.sock');
+    const stale = new UnixDatagramSocket().bind(path);
+    stale.close(); // the file stays behind, bound to nobody
+    const server = new UnixDatagramServer(path, Upper, { logger: false });
+    await server.listen();
+    await using intruder = new UnixDatagramServer(path, Upper, { logger: false });
+    await expect(intruder.listen()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await server.serverClose();
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe('worker threads', () => {
+  test('the addon loads and works in worker threads, with no shared state', async () => {
+    using dir = tempDir();
+    using main = new UnixDatagramSocket().bind(dir.file('main.sock'));
+    const entry = fileURLToPath(new URL('../../unix-dgram/dist/index.js', import.meta.url));
+    const workers = [1, 2, 3].map(
+      (id) =>
+        new Worker(
+          `
+const { workerData } = require('node:worker_threads');
+import(workerData.entry).then(async ({ UnixDatagramSocket }) => {
+  const socket = new UnixDatagramSocket().bind(workerData.path);
+  await socket.sendTo('hello from worker ' + workerData.id, workerData.main);
+  const { data } = await socket.receive();
+  await socket.sendTo('worker ' + workerData.id + ' heard ' + data, workerData.main);
+  socket.close();
+});
+`,
+          { eval: true, workerData: { entry, id, path: dir.file(`worker${id}.sock`), main: main.address } },
+        ),
+    );
+    const exits = workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve)));
+    const hellos = await Promise.all(workers.map(() => main.receive()));
+    expect(hellos.map((m) => m.data.toString()).sort()).toEqual([1, 2, 3].map((id) => `hello from worker ${id}`));
+    for (const { sender } of hellos) await main.sendTo('pong', sender!);
+    const heard = await Promise.all(workers.map(() => main.receive()));
+    expect(heard.map((m) => m.data.toString()).sort()).toEqual([1, 2, 3].map((id) => `worker ${id} heard pong`));
+    expect(await Promise.all(exits)).toEqual([0, 0, 0]);
+  });
+});
