@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { StreamRequestHandler } from 'sockserve';
+import { DatagramRequestHandler, StreamRequestHandler } from 'sockserve';
 
 /**
  * Sends back every byte it receives, as it arrives.
@@ -30,5 +30,19 @@ export class EchoHandler extends StreamRequestHandler {
 export class LineEchoHandler extends StreamRequestHandler {
   override async handle(): Promise<void> {
     for await (const line of this.rfile.lines()) await this.wfile.write(line);
+  }
+}
+
+/**
+ * Sends each datagram back to its sender.
+ *
+ * @example
+ * ```ts
+ * new UDPServer({ host: '127.0.0.1', port: 7 }, DatagramEchoHandler);
+ * ```
+ */
+export class DatagramEchoHandler extends DatagramRequestHandler {
+  override async handle(): Promise<void> {
+    await this.wfile.write(this.packet);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * An echo server over TCP or a Unix socket.
  *
- *   node dist/main.js [--host 127.0.0.1] [--port 7777] [--unix PATH]
+ *   node dist/main.js [--host 127.0.0.1] [--port 7777] [--udp] [--unix PATH] [--unix-dgram PATH]
  *                     [--strategy event-loop|sequential] [--max-concurrency N] [--lines]
  *
  * @module
@@ -11,17 +11,21 @@ import {
   EventLoopStrategy,
   SequentialStrategy,
   TCPServer,
+  UDPServer,
+  UnixDatagramServer,
   UnixStreamServer,
   formatAddress,
   type ConcurrencyStrategy,
 } from 'sockserve';
-import { EchoHandler, LineEchoHandler } from './echo_handler.js';
+import { DatagramEchoHandler, EchoHandler, LineEchoHandler } from './echo_handler.js';
 
 const { values } = parseArgs({
   options: {
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '7777' },
     unix: { type: 'string' },
+    udp: { type: 'boolean', default: false },
+    'unix-dgram': { type: 'string' },
     strategy: { type: 'string', default: 'event-loop' },
     'max-concurrency': { type: 'string' },
     lines: { type: 'boolean', default: false },
@@ -30,7 +34,9 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log(`Usage: echo [--host H] [--port P] [--unix PATH] [--strategy event-loop|sequential] [--max-concurrency N] [--lines]`);
+  console.log(
+    'Usage: echo [--host H] [--port P] [--udp] [--unix PATH] [--unix-dgram PATH] [--strategy event-loop|sequential] [--max-concurrency N] [--lines]',
+  );
   process.exit(0);
 }
 
@@ -47,12 +53,16 @@ function strategy(): ConcurrencyStrategy {
   }
 }
 
-const Handler = values.lines ? LineEchoHandler : EchoHandler;
 const options = { concurrency: strategy() };
+const address = { host: values.host, port: Number(values.port) };
 const server =
-  values.unix === undefined
-    ? new TCPServer({ host: values.host, port: Number(values.port) }, Handler, options)
-    : new UnixStreamServer(values.unix, Handler, options);
+  values['unix-dgram'] !== undefined
+    ? new UnixDatagramServer(values['unix-dgram'], DatagramEchoHandler, options)
+    : values.udp
+      ? new UDPServer(address, DatagramEchoHandler, options)
+      : values.unix !== undefined
+        ? new UnixStreamServer(values.unix, values.lines ? LineEchoHandler : EchoHandler, options)
+        : new TCPServer(address, values.lines ? LineEchoHandler : EchoHandler, options);
 
 try {
   await server.listen();

@@ -35,3 +35,27 @@ describe('echo example', () => {
     await expect(runExample('echo', ['--port', port], READY)).rejects.toThrow(/EADDRINUSE/);
   });
 });
+
+describe('echo example over datagrams', () => {
+  test('echoes over UDP', async () => {
+    const dgram = await import('node:dgram');
+    await using echo = await runExample('echo', ['--udp', '--port', '0'], READY);
+    const port = Number(echo.banner[1]!.split(':').pop());
+    const socket = dgram.createSocket('udp4');
+    const reply = new Promise<Buffer>((resolve) => socket.once('message', resolve));
+    socket.send('ping over udp', port, '127.0.0.1');
+    expect((await reply).toString()).toBe('ping over udp');
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  });
+
+  test('echoes over a Unix datagram socket', async () => {
+    const { UnixDatagramSocket } = await import('@sockserve/unix-dgram');
+    using dir = tempDir();
+    const path = dir.file('echo-dgram.sock');
+    await using echo = await runExample('echo', ['--unix-dgram', path], READY);
+    expect(echo.banner[1]).toBe(path);
+    using client = new UnixDatagramSocket().bind(dir.file('client.sock'));
+    await client.sendTo('ping over unix dgram', path);
+    expect((await client.receive()).data.toString()).toBe('ping over unix dgram');
+  });
+});
