@@ -178,6 +178,47 @@ describe('Unix datagram errors', () => {
   });
 });
 
+describe('Unix datagram sockets', () => {
+  test('a datagram larger than the receive buffer is reported as truncated, never delivered cut', async () => {
+    using dir = tempDir();
+    await using server = new UnixDatagramServer(dir.file('small.sock'), Upper, { logger: false, bufferSize: 1024 });
+    const dropped = gate<unknown>();
+    server.on('dropped', (info) => dropped.open(info));
+    await server.listen();
+    void server.serveForever();
+    using client = new UnixDatagramSocket().bind(dir.file('client.sock'));
+    await client.sendTo(Buffer.alloc(2000, 'a'), server.serverAddress);
+    expect(await dropped.promise).toMatchObject({ reason: 'truncated', clientAddress: { path: dir.file('client.sock') } });
+    await client.sendTo('fits', server.serverAddress);
+    expect((await client.receive()).data.toString()).toBe('FITS');
+  });
+
+  test('a child process adopts an inherited descriptor and serves on it', async () => {
+    using dir = tempDir();
+    const socket = new UnixDatagramSocket().bind(dir.file('shared.sock'));
+    const entry = fileURLToPath(new URL('../../unix-dgram/dist/index.js', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { UnixDatagramSocket } = await import(${JSON.stringify(entry)});
+         const socket = UnixDatagramSocket.adopt(3);
+         const { data, sender } = await socket.receive();
+         await socket.sendTo('child got ' + data, sender);
+         socket.close();`,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit', socket.fd] },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    socket.close(); // the child holds its own copy of the descriptor
+    using client = new UnixDatagramSocket().bind(dir.file('client.sock'));
+    await client.sendTo('hello', dir.file('shared.sock'));
+    expect((await client.receive()).data.toString()).toBe('child got hello');
+    expect(await exited).toBe(0);
+  });
+});
+
 describe('worker threads', () => {
   test('the addon loads and works in worker threads, with no shared state', async () => {
     using dir = tempDir();
