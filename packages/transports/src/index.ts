@@ -9,6 +9,7 @@
  * @module
  */
 export { DatagramServer, type DatagramRequest, type DatagramServerOptions } from './datagram_server.js';
+export { discardUntilClosed, endSocket } from './graceful_close.js';
 export { StreamServer, type StreamServerOptions } from './stream_server.js';
 export { TCPServer, type TCPAddress, type TCPServerOptions } from './tcp.js';
 export { UDPServer, type UDPAddress, type UDPServerOptions } from './udp.js';

@@ -13,6 +13,7 @@ import {
   type ClientAddress,
   type InetAddress,
 } from '@sockserve/core';
+import { discardUntilClosed, endSocket } from './graceful_close.js';
 
 /**
  * Options of every stream server.
@@ -32,8 +33,6 @@ export interface StreamServerOptions extends BaseServerOptions {
    */
   lingerTimeout?: number;
 }
-
-const noop = (): void => {};
 
 /**
  * The shared base of {@link TCPServer} and {@link UnixStreamServer}: listens with a `net.Server`
@@ -125,7 +124,7 @@ export abstract class StreamServer<
         });
       });
     } catch (error) {
-      server.close(noop);
+      server.close(() => {});
       throw toListenError(error, this._describeAddress());
     }
     server.on('error', (error) => this._serverError(error));
@@ -182,11 +181,21 @@ export abstract class StreamServer<
    * ```
    */
   override async shutdownRequest(socket: net.Socket): Promise<void> {
-    if (socket.destroyed || !(await this.#flush(socket))) {
+    if (socket.destroyed || !(await endSocket(socket, this.lingerTimeout))) {
+      if (!socket.destroyed) {
+        this.log.warn(
+          { pendingBytes: socket.writableLength, lingerTimeout: this.lingerTimeout },
+          'The peer did not take the reply in time; closing the connection',
+        );
+      }
       await this.closeRequest(socket);
       return;
     }
-    this.#linger(socket);
+    this.#lingering.add(socket);
+    void discardUntilClosed(socket, this.lingerTimeout).then(() => {
+      this.#lingering.delete(socket);
+      if (!this.#released.has(socket)) void this.#closeRequestSafely(socket);
+    });
   }
 
   /**
@@ -203,48 +212,6 @@ export abstract class StreamServer<
   override closeRequest(socket: net.Socket): void {
     this.#released.add(socket);
     socket.destroy();
-  }
-
-  /** Half-closes once everything written is in the kernel; false when that failed or timed out. */
-  #flush(socket: net.Socket): Promise<boolean> {
-    if (socket.writableFinished) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const done = (flushed: boolean): void => {
-        clearTimeout(timer);
-        socket.off('finish', onFinish);
-        socket.off('close', onClose);
-        resolve(flushed);
-      };
-      const onFinish = (): void => done(true);
-      const onClose = (): void => done(false);
-      const timer = setTimeout(() => {
-        this.log.warn(
-          { pendingBytes: socket.writableLength, lingerTimeout: this.lingerTimeout },
-          'The peer did not take the reply in time; closing the connection',
-        );
-        done(false);
-      }, this.lingerTimeout);
-      socket.on('finish', onFinish);
-      socket.on('close', onClose);
-      socket.end();
-    });
-  }
-
-  #linger(socket: net.Socket): void {
-    const close = (): void => {
-      clearTimeout(timer);
-      this.#lingering.delete(socket);
-      if (!this.#released.has(socket)) void this.#closeRequestSafely(socket);
-    };
-    const timer = setTimeout(close, this.lingerTimeout);
-    this.#lingering.add(socket);
-    socket.once('close', close);
-    // Discard the peer's input: unread bytes at close would make the kernel send a reset.
-    socket.removeAllListeners('data');
-    socket.removeAllListeners('timeout');
-    socket.setTimeout(0);
-    socket.on('data', noop);
-    socket.resume();
   }
 
   async #closeRequestSafely(socket: net.Socket): Promise<void> {
