@@ -326,6 +326,43 @@ const SOCKET_HINTS: Record<string, string> = {
 };
 
 /**
+ * A worker of a worker pool could not start: its handler module failed to load, did not export
+ * the handler class, or the worker did not report ready in time. `listen()` rejects with it.
+ *
+ * @example
+ * ```ts
+ * await server.listen().catch((error) => {
+ *   if (error instanceof WorkerStartError) console.error(error.message); // names the module and export
+ * });
+ * ```
+ */
+export class WorkerStartError extends SockserveError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'ERR_SOCKSERVE_WORKER_START', options);
+    this.name = 'WorkerStartError';
+  }
+}
+
+/**
+ * The worker handling a request exited before the request finished (it crashed, ran out of
+ * memory, or was killed). The request is reported to `handleError()` with this error; the worker
+ * is replaced and serving goes on.
+ *
+ * @example
+ * ```ts
+ * override handleError(_request: unknown, client: InetAddress, error: unknown) {
+ *   if (error instanceof WorkerCrashedError) metrics.increment('worker.crash');
+ * }
+ * ```
+ */
+export class WorkerCrashedError extends SockserveError {
+  constructor(message: string) {
+    super(message, 'ERR_SOCKSERVE_WORKER_CRASHED');
+    this.name = 'WorkerCrashedError';
+  }
+}
+
+/**
  * Every sockserve-defined error code, for documentation and exhaustive handling. `ListenError`
  * uses the operating system's codes in addition to these.
  *
@@ -345,6 +382,8 @@ export const ErrorCodes = Object.freeze({
   INVALID_STATE: 'ERR_SOCKSERVE_INVALID_STATE',
   SERVER_CLOSED: 'ERR_SOCKSERVE_SERVER_CLOSED',
   ADDON_UNAVAILABLE: 'ERR_SOCKSERVE_ADDON_UNAVAILABLE',
+  WORKER_START: 'ERR_SOCKSERVE_WORKER_START',
+  WORKER_CRASHED: 'ERR_SOCKSERVE_WORKER_CRASHED',
 } as const);
 
 /**

@@ -35,6 +35,8 @@ export {
   SockserveError,
   TimeoutError,
   toListenError,
+  WorkerCrashedError,
+  WorkerStartError,
 } from './errors.js';
 export { EventLoopStrategy, type EventLoopStrategyOptions } from './event_loop_strategy.js';
 export { createLogger, type LoggerOption } from './logger.js';

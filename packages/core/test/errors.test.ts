@@ -36,6 +36,8 @@ function errorArgs(className: string): unknown[] {
     case 'SockserveError':
     case 'InvalidArgumentError':
     case 'InvalidStateError':
+    case 'WorkerStartError':
+    case 'WorkerCrashedError':
       return ['message'];
     case 'LimitExceededError':
     case 'TimeoutError':

@@ -1,6 +1,7 @@
 /**
  * `sockserve`: async/await socket servers for Node.js, the stream-first successor of Python's
- * `socketserver`. Re-exports `@sockserve/core`, `@sockserve/handlers` and `@sockserve/transports`.
+ * `socketserver`. Re-exports `@sockserve/core`, `@sockserve/handlers`, `@sockserve/transports` and
+ * `@sockserve/worker-pool`.
  *
  * @example
  * ```ts
@@ -21,3 +22,4 @@
 export * from '@sockserve/core';
 export * from '@sockserve/handlers';
 export * from '@sockserve/transports';
+export * from '@sockserve/worker-pool';

@@ -57,10 +57,16 @@ export function discardUntilClosed(socket: net.Socket, timeout: number): Promise
       clearTimeout(timer);
       resolve();
     });
+    // Once the peer's end has arrived there is nothing left to drain: close now.
+    if (socket.readableEnded) {
+      socket.destroy();
+      return;
+    }
     socket.removeAllListeners('data');
     socket.removeAllListeners('timeout');
     socket.setTimeout(0);
     socket.on('data', noop);
+    socket.once('end', () => socket.destroy());
     socket.resume();
   });
 }

@@ -1,0 +1,373 @@
+/**
+ * `WorkerPoolStrategy`: requests run in a pool of preforked worker processes, on all cores.
+ *
+ * @module
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import {
+  InvalidArgumentError,
+  WorkerCrashedError,
+  WorkerStartError,
+  kDatagramReply,
+  type ConcurrencyStrategy,
+  type DatagramReply,
+  type RequestJob,
+  type StrategyHost,
+} from '@sockserve/core';
+import type { Logger } from 'pino';
+import { CONFIG_ENV, fromWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
+
+/**
+ * Options of {@link WorkerPoolStrategy}.
+ *
+ * @example
+ * ```ts
+ * const options: WorkerPoolStrategyOptions = { module: import.meta.url, workers: 4 };
+ * ```
+ */
+export interface WorkerPoolStrategyOptions {
+  /**
+   * The URL (or path) of the module that exports the handler class, usually `import.meta.url`
+   * of the module that defines it. Workers import it; it must be plain JavaScript (compiled).
+   */
+  module: string | URL;
+  /** How many workers. Default: `os.availableParallelism()`. */
+  workers?: number;
+  /** The name the module exports the handler class under. Default: the class's own name. */
+  exportName?: string;
+  /** ms a worker may take to load the module and report ready. Default: 10000. */
+  startTimeout?: number;
+  /** ms `serverClose()` waits for workers to exit before killing them. Default: 2000. */
+  stopTimeout?: number;
+}
+
+interface Pending {
+  job: RequestJob;
+  resolve(): void;
+}
+
+interface Worker {
+  id: number;
+  child: ChildProcess;
+  ready: boolean;
+  pending: Map<number, Pending>;
+  exited: Promise<void>;
+}
+
+const MAX_BACKOFF_MS = 5_000;
+
+/**
+ * Runs requests in a pool of preforked worker processes, so CPU-heavy handlers use every core.
+ * The same handler class works here as under the other strategies: workers import it from
+ * `module` by name.
+ *
+ * How requests reach workers: a stream connection (TCP, Unix stream) is accepted paused by the
+ * server, verified with the server's `verifyRequest()`, then handed to the least busy worker with
+ * its socket (no byte is read in the parent), and the worker runs the handler and ends the
+ * connection gracefully. A datagram (UDP, Unix datagram) is received and verified by the server
+ * and sent to a worker with its bytes; the reply the handler wrote comes back and the server sends
+ * it.
+ *
+ * In workers, `this.server` is a stand-in with `serverAddress`, `log` and `shutdown()` (which
+ * stops the parent's `serveForever()`). The server subclass's `verifyRequest()` and
+ * `handleError()` run in the parent (`handleError()` receives an error rebuilt with the worker's
+ * name, message, stack and `code`), and events fire in the parent. Overrides of
+ * `processRequest()`, `finishRequest()`, `shutdownRequest()` and `closeRequest()` do not run in
+ * workers. Workers log through pino to the parent's logger, with a `worker` binding.
+ *
+ * A worker that crashes is replaced (with backoff when it keeps crashing); its in-flight requests
+ * reach `handleError()` with `WorkerCrashedError`, and serving goes on. Workers exit when the
+ * parent does, even when the parent is killed with SIGKILL.
+ *
+ * @example
+ * ```ts
+ * // handlers.js
+ * export class HashHandler extends StreamRequestHandler {
+ *   async handle() {
+ *     const data = await this.rfile.readExactly(1024 * 1024);
+ *     await this.wfile.write(createHash('sha256').update(data).digest('hex'));
+ *   }
+ * }
+ *
+ * // main.js
+ * const server = new TCPServer({ host: '::', port: 8000 }, HashHandler, {
+ *   concurrency: new WorkerPoolStrategy({ module: new URL('./handlers.js', import.meta.url) }),
+ * });
+ * ```
+ */
+export class WorkerPoolStrategy implements ConcurrencyStrategy {
+  readonly name: string = 'worker-pool';
+  /** How many workers the pool keeps running. */
+  readonly workers: number;
+  readonly #module: string;
+  readonly #exportName: string | undefined;
+  readonly #startTimeout: number;
+  readonly #stopTimeout: number;
+  #pool: Worker[] = [];
+  #server: StrategyHost | undefined;
+  #log: Logger | undefined;
+  /** Jobs waiting for a ready worker (all are restarting). */
+  readonly #waiting: Array<() => void> = [];
+  #nextId = 1;
+  #nextRequest = 1;
+  #cursor = 0;
+  #closing = false;
+  #backoff = 100;
+  #lastCrash = 0;
+
+  constructor(options: WorkerPoolStrategyOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError(`Expected options with a \`module\`, got \`${String(options)}\``);
+    }
+    const { module, workers = availableParallelism(), exportName, startTimeout = 10_000, stopTimeout = 2_000 } = options;
+    if (!(typeof module === 'string' || module instanceof URL) || String(module).length === 0) {
+      throw new InvalidArgumentError(
+        `Expected \`module\` to be the URL of the module that exports the handler class (usually import.meta.url), got \`${String(module)}\``,
+      );
+    }
+    if (!(Number.isInteger(workers) && workers >= 1)) {
+      throw new InvalidArgumentError(`Expected \`workers\` to be an integer from 1 and up, got \`${String(workers)}\``);
+    }
+    const url = String(module);
+    this.#module = url.startsWith('file:') || url.includes('://') ? url : new URL(`file://${url}`).href;
+    this.workers = workers;
+    this.#exportName = exportName;
+    this.#startTimeout = startTimeout;
+    this.#stopTimeout = stopTimeout;
+  }
+
+  /** Requests in flight in workers. */
+  get running(): number {
+    return this.#pool.reduce((n, worker) => n + worker.pending.size, 0);
+  }
+
+  /** Process ids of the workers (for monitoring). */
+  get pids(): number[] {
+    return this.#pool.map((worker) => worker.child.pid).filter((pid): pid is number => pid !== undefined);
+  }
+
+  async open(server: StrategyHost): Promise<void> {
+    this.#server = server;
+    this.#log = server.log;
+    const started = Array.from({ length: this.workers }, () => this.#spawn());
+    try {
+      await Promise.all(started.map((worker) => this.#whenReady(worker)));
+    } catch (error) {
+      this.#closing = true;
+      await Promise.all(this.#pool.map((worker) => this.#kill(worker)));
+      throw error;
+    }
+  }
+
+  async schedule(job: RequestJob): Promise<void> {
+    if (job.signal.aborted) return;
+    const worker = await this.#pick();
+    if (worker === undefined || job.signal.aborted) return;
+    const rid = this.#nextRequest++;
+    await new Promise<void>((resolve) => {
+      worker.pending.set(rid, { job, resolve });
+      const onAbort = (): void => this.#send(worker, { t: 'abort', rid });
+      job.signal.addEventListener('abort', onAbort, { once: true });
+      const { request, clientAddress } = job;
+      const handed = (error: Error | null): void => {
+        // The worker has its own descriptor now; release the parent's (no reset: it never read).
+        if (error === null && request instanceof net.Socket) request.destroy();
+        if (error !== null && worker.pending.delete(rid)) {
+          job.signal.removeEventListener('abort', onAbort);
+          void job.fail(new WorkerCrashedError(`Could not hand the request to worker ${worker.id}: ${error.message}`)).then(resolve);
+        }
+      };
+      if (request instanceof net.Socket) {
+        worker.child.send({ t: 'stream', rid, clientAddress } satisfies ToWorker, request, { keepOpen: false }, handed);
+      } else if (Array.isArray(request) && Buffer.isBuffer(request[0])) {
+        worker.child.send({ t: 'datagram', rid, clientAddress, packet: request[0] } satisfies ToWorker, undefined, {}, handed);
+      } else {
+        worker.pending.delete(rid);
+        void job
+          .fail(new InvalidArgumentError('WorkerPoolStrategy runs requests of stream and datagram servers only'))
+          .then(resolve);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const wake of this.#waiting.splice(0)) wake();
+    await Promise.all(
+      this.#pool.map(async (worker) => {
+        this.#send(worker, { t: 'stop' });
+        const timer = setTimeout(() => worker.child.kill('SIGKILL'), this.#stopTimeout);
+        await worker.exited;
+        clearTimeout(timer);
+      }),
+    );
+    this.#pool = [];
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  #spawn(): Worker {
+    const server = this.#server!;
+    const id = this.#nextId++;
+    const exportName = this.#exportName ?? server.RequestHandlerClass.name;
+    const config: WorkerConfig = {
+      id,
+      module: this.#module,
+      exportName,
+      serverAddress: server.serverAddress,
+      level: server.log.level,
+      lingerTimeout: (server as { lingerTimeout?: number }).lingerTimeout ?? 2_000,
+    };
+    const entry = fileURLToPath(new URL('../dist/worker.js', import.meta.url));
+    const child = fork(entry, [], {
+      serialization: 'advanced',
+      execArgv: [],
+      env: { ...process.env, [CONFIG_ENV]: JSON.stringify(config) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const worker: Worker = {
+      id,
+      child,
+      ready: false,
+      pending: new Map(),
+      exited: new Promise((resolve) => child.once('exit', () => resolve())),
+    };
+    child.on('message', (message: FromWorker) => this.#onMessage(worker, message));
+    child.on('error', (error) => this.#log?.warn({ err: error, worker: id }, 'Worker process error'));
+    child.once('exit', (code, signal) => this.#onExit(worker, code, signal));
+    this.#pool.push(worker);
+    return worker;
+  }
+
+  #whenReady(worker: Worker): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new WorkerStartError(`Worker ${worker.id} did not report ready within ${this.#startTimeout} ms`)),
+        this.#startTimeout,
+      );
+      const onMessage = (message: FromWorker): void => {
+        if (message.t === 'ready') {
+          cleanup();
+          resolve();
+        } else if (message.t === 'fail') {
+          cleanup();
+          reject(
+            new WorkerStartError(`Worker ${worker.id} could not load the handler: ${message.error.message}`, {
+              cause: fromWire(message.error, worker.id),
+            }),
+          );
+        }
+      };
+      const onExit = (code: number | null): void => {
+        cleanup();
+        reject(new WorkerStartError(`Worker ${worker.id} exited with code ${code} before it was ready`));
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        worker.child.off('message', onMessage);
+        worker.child.off('exit', onExit);
+      };
+      worker.child.on('message', onMessage);
+      worker.child.once('exit', onExit);
+    });
+  }
+
+  /** The ready worker with the fewest requests in flight (round-robin among equals). */
+  async #pick(): Promise<Worker | undefined> {
+    for (;;) {
+      if (this.#closing && this.#pool.every((worker) => !worker.ready)) return undefined;
+      let best: Worker | undefined;
+      const count = this.#pool.length;
+      for (let i = 0; i < count; i++) {
+        const worker = this.#pool[(this.#cursor + i) % count]!;
+        if (worker.ready && worker.child.connected && (best === undefined || worker.pending.size < best.pending.size)) best = worker;
+      }
+      if (best !== undefined) {
+        this.#cursor = (this.#pool.indexOf(best) + 1) % count;
+        return best;
+      }
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+  }
+
+  #send(worker: Worker, message: ToWorker): void {
+    if (worker.child.connected) worker.child.send(message, undefined, {}, () => {});
+  }
+
+  #onMessage(worker: Worker, message: FromWorker): void {
+    switch (message.t) {
+      case 'ready':
+        worker.ready = true;
+        for (const wake of this.#waiting.splice(0)) wake();
+        break;
+      case 'done': {
+        const pending = worker.pending.get(message.rid);
+        if (pending === undefined) return;
+        worker.pending.delete(message.rid);
+        const { job, resolve } = pending;
+        if (message.reply !== undefined && Array.isArray(job.request)) {
+          const reply = Buffer.from(message.reply.buffer, message.reply.byteOffset, message.reply.byteLength);
+          (job.request as unknown as Record<typeof kDatagramReply, DatagramReply>)[kDatagramReply] = { contents: () => reply };
+        }
+        if (message.error === undefined) resolve();
+        else void job.fail(fromWire(message.error, worker.id)).then(resolve);
+        break;
+      }
+      case 'log':
+        this.#relayLog(message.line);
+        break;
+      case 'shutdown':
+        void this.#server?.shutdown();
+        break;
+      case 'fail':
+        break; // handled by #whenReady
+    }
+  }
+
+  /** Writes a worker's log record through the parent's logger, at its level. */
+  #relayLog(line: string): void {
+    const log = this.#log;
+    if (log === undefined) return;
+    try {
+      const { level, msg, time: _time, pid: _pid, hostname: _hostname, ...fields } = JSON.parse(line) as Record<string, unknown>;
+      const label = log.levels.labels[level as number] ?? 'info';
+      (log as unknown as Record<string, (object: object, message?: unknown) => void>)[label]?.(fields, msg);
+    } catch {
+      log.warn({ line }, 'Unreadable log line from a worker');
+    }
+  }
+
+  #onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    this.#pool = this.#pool.filter((other) => other !== worker);
+    const lost = [...worker.pending.values()];
+    worker.pending.clear();
+    for (const { job, resolve } of lost) {
+      void job
+        .fail(new WorkerCrashedError(`Worker ${worker.id} exited (${signal ?? `code ${code}`}) while handling this request`))
+        .then(resolve);
+    }
+    if (this.#closing || !worker.ready) return;
+    this.#log?.error({ worker: worker.id, code, signal, lost: lost.length }, `Worker ${worker.id} exited unexpectedly; replacing it`);
+    const now = Date.now();
+    this.#backoff = now - this.#lastCrash > 10_000 ? 100 : Math.min(this.#backoff * 2, MAX_BACKOFF_MS);
+    this.#lastCrash = now;
+    if (this.#backoff >= MAX_BACKOFF_MS) this.#log?.error({ backoff: this.#backoff }, 'Workers keep crashing; restarting them slowly');
+    const timer = setTimeout(() => {
+      if (this.#closing) return;
+      const replacement = this.#spawn();
+      this.#whenReady(replacement).catch((error: unknown) => {
+        this.#log?.error({ err: error }, 'A replacement worker failed to start');
+        void this.#kill(replacement);
+      });
+    }, this.#backoff);
+    timer.unref();
+  }
+
+  async #kill(worker: Worker): Promise<void> {
+    if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
+    await worker.exited;
+  }
+}

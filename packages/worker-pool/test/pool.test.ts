@@ -1,0 +1,196 @@
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { describe, expect, test } from 'vitest';
+import { WorkerCrashedError, WorkerPoolStrategy, WorkerStartError, type StreamServerOptions } from 'sockserve';
+import { datagramTransports } from '../../../test/helpers/datagram.js';
+import { transports } from '../../../test/helpers/matrix.js';
+import { Clients, exchange, gate, readAll, readLine, until } from '../../../test/helpers/net.js';
+
+const fixtures = new URL('./fixtures/handlers.js', import.meta.url);
+
+function pool(options: Partial<ConstructorParameters<typeof WorkerPoolStrategy>[0]> = {}) {
+  return new WorkerPoolStrategy({ module: fixtures, workers: 2, ...options });
+}
+
+/** Writes `line` and reads one reply line. */
+async function ask(socket: net.Socket, line: string): Promise<string> {
+  socket.write(line);
+  return readLine(socket);
+}
+
+describe.each(transports)('WorkerPoolStrategy over $name', (transport) => {
+  async function serving(options: StreamServerOptions = {}) {
+    const { PoolEcho } = await import(fixtures.href);
+    const fixture = transport.create(PoolEcho as never, { logger: false, concurrency: pool(), ...options });
+    await fixture.server.listen();
+    void fixture.server.serveForever();
+    return fixture;
+  }
+
+  test('echoes, and spreads connections over the workers', async () => {
+    await using fixture = await serving();
+    expect((await exchange(fixture.server, 'a\nb\n')).toString()).toBe('a\nb\n');
+    await using clients = new Clients();
+    const sockets = await Promise.all(Array.from({ length: 6 }, () => clients.connect(fixture.server)));
+    const pids = await Promise.all(sockets.map((socket) => ask(socket, 'pid\n')));
+    expect(new Set(pids).size).toBe(2);
+    expect(pids).not.toContain(`${process.pid}\n`);
+  });
+
+  test("a worker's error reaches the parent's handleError, rebuilt with message, code and stack", async () => {
+    await using fixture = await serving();
+    const errors: unknown[] = [];
+    fixture.server.handleError = (_request: unknown, _client: unknown, error: unknown) => {
+      errors.push(error);
+    };
+    await exchange(fixture.server, 'fail\n');
+    expect((await exchange(fixture.server, 'still\n')).toString()).toBe('still\n');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ message: 'failed in a worker', code: 'E_FIXTURE' });
+    expect((errors[0] as Error).stack).toContain('handlers.js');
+  });
+
+  test('verifyRequest runs in the parent, before any handoff', async () => {
+    await using fixture = await serving();
+    let verified = 0;
+    fixture.server.verifyRequest = () => {
+      verified++;
+      return verified > 1;
+    };
+    expect((await exchange(fixture.server, 'refused\n')).length).toBe(0);
+    expect((await exchange(fixture.server, 'accepted\n')).toString()).toBe('accepted\n');
+  });
+
+  test('a 1 MiB reply written in a worker arrives whole', async () => {
+    await using fixture = await serving();
+    expect((await exchange(fixture.server, 'big\n')).equals(Buffer.alloc(1024 * 1024, 'b'))).toBe(true);
+  });
+
+  test('a worker killed mid-request is reported and replaced, and serving goes on', async () => {
+    await using fixture = await serving();
+    const failed = gate<unknown>();
+    fixture.server.on('requestError', (error) => failed.open(error));
+    await exchange(fixture.server, 'crash\n');
+    expect(await failed.promise).toBeInstanceOf(WorkerCrashedError);
+    await until(() => (fixture.server.concurrency as WorkerPoolStrategy).pids.length === 2, 10_000);
+    expect((await exchange(fixture.server, 'after\n')).toString()).toBe('after\n');
+  });
+
+  test('shutdown() from a worker stops the parent serveForever()', async () => {
+    const { PoolEcho } = await import(fixtures.href);
+    await using fixture = transport.create(PoolEcho as never, { logger: false, concurrency: pool() });
+    await fixture.server.listen();
+    const served = fixture.server.serveForever();
+    expect((await exchange(fixture.server, 'stop\n')).toString()).toBe('stopping\n');
+    await served;
+  });
+
+  test('serverClose() drains workers, then aborts past the deadline, and reports', async () => {
+    const fixture = await serving();
+    await using clients = new Clients();
+    const slow = await clients.connect(fixture.server);
+    const slowReply = readAll(slow);
+    slow.end('slow\n');
+    const hanging = await clients.connect(fixture.server);
+    hanging.write('hang\n');
+    await until(() => (fixture.server.concurrency as WorkerPoolStrategy).running === 2);
+    expect(await fixture.server.serverClose({ timeout: 300 })).toEqual({ completed: 1, aborted: 1 });
+    expect((await slowReply).toString()).toBe('slow done\n');
+    expect((fixture.server.concurrency as WorkerPoolStrategy).pids).toEqual([]);
+    await fixture[Symbol.asyncDispose]();
+  });
+});
+
+describe.each(datagramTransports)('WorkerPoolStrategy over $name', (transport) => {
+  test('runs datagram handlers in workers and sends their replies', async () => {
+    const { PoolUpper } = await import(fixtures.href);
+    await using fixture = transport.create(PoolUpper as never, { logger: false, concurrency: pool() });
+    const errors: unknown[] = [];
+    fixture.server.on('requestError', (error) => errors.push(error));
+    await fixture.server.listen();
+    void fixture.server.serveForever();
+    await using client = await transport.client(fixture.server);
+    await client.send('hello');
+    expect((await client.receive())?.toString()).toBe('HELLO');
+    await client.send('fail');
+    await until(() => errors.length === 1);
+    expect(errors[0]).toMatchObject({ message: 'datagram failed in a worker' });
+    await client.send('pid');
+    expect(Number((await client.receive())?.toString())).not.toBe(process.pid);
+  });
+});
+
+describe('WorkerPoolStrategy lifecycle', () => {
+  const [tcp] = transports;
+
+  test('a module without the export fails listen() with WorkerStartError, leaving nothing behind', async () => {
+    const { PoolEcho } = await import(fixtures.href);
+    await using fixture = tcp!.create(PoolEcho as never, { logger: false, concurrency: pool({ exportName: 'Missing' }) });
+    const error = await fixture.server.listen().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkerStartError);
+    expect((error as Error).message).toContain('no export named `Missing`');
+  });
+
+  test('a module that cannot be imported fails listen() with WorkerStartError', async () => {
+    const { PoolEcho } = await import(fixtures.href);
+    await using fixture = tcp!.create(PoolEcho as never, {
+      logger: false,
+      concurrency: pool({ module: new URL('./fixtures/missing.js', import.meta.url) }),
+    });
+    await expect(fixture.server.listen()).rejects.toMatchObject({ code: 'ERR_SOCKSERVE_WORKER_START' });
+  });
+
+  test('workers log through the parent logger with a worker binding', async () => {
+    const { pino } = await import('pino');
+    const { Writable } = await import('node:stream');
+    const records: Array<Record<string, unknown>> = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        for (const line of chunk.toString().split('\n')) if (line) records.push(JSON.parse(line));
+        callback();
+      },
+    });
+    const { PoolEcho } = await import(fixtures.href);
+    await using fixture = tcp!.create(PoolEcho as never, { logger: pino({ level: 'info' }, stream), concurrency: pool() });
+    await fixture.server.listen();
+    void fixture.server.serveForever();
+    expect((await exchange(fixture.server, 'log\n')).toString()).toBe('logged\n');
+    await until(() => records.some((r) => r.event === 'from-worker'));
+    const record = records.find((r) => r.event === 'from-worker')!;
+    expect(record.msg).toBe('logged in a worker');
+    expect(typeof record.worker).toBe('number');
+    expect(record.client).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  test('rejects bad options, quoting them', () => {
+    expect(() => new WorkerPoolStrategy({ module: fixtures, workers: 0 })).toThrow(/got `0`/);
+    expect(() => new WorkerPoolStrategy({ module: '' })).toThrow(/import\.meta\.url/);
+  });
+
+  test.skipIf(process.platform !== 'linux')('killing the parent with SIGKILL leaves no worker behind', async () => {
+    const parent = spawn(process.execPath, [new URL('./fixtures/parent.js', import.meta.url).pathname], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => parent.once('exit', resolve));
+    const line = await new Promise<string>((resolve) => {
+      let out = '';
+      parent.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk;
+        if (out.includes('\n')) resolve(out);
+      });
+    });
+    const pids = line.trim().split(' ').slice(1).map(Number);
+    expect(pids).toHaveLength(2);
+    parent.kill('SIGKILL');
+    await exited;
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await until(() => pids.every((pid) => !alive(pid)), 2_000);
+  });
+});
