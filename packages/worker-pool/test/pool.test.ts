@@ -101,6 +101,60 @@ describe.each(transports)('WorkerPoolStrategy over $name', (transport) => {
   });
 });
 
+describe.each(transports)('WorkerPoolStrategy over $name: handler view', (transport) => {
+  async function serving() {
+    const { PoolInfo } = await import(fixtures.href);
+    const fixture = transport.create(PoolInfo as never, { logger: false, concurrency: pool() });
+    await fixture.server.listen();
+    return fixture;
+  }
+
+  test('handlers see the client address, the server address, and setup/handle before finish', async () => {
+    await using fixture = await serving();
+    void fixture.server.serveForever();
+    const info = JSON.parse((await exchange(fixture.server, 'info\n')).toString()) as Record<string, unknown>;
+    expect(info.server).toEqual(JSON.parse(JSON.stringify(fixture.server.serverAddress)));
+    expect(info.calls).toEqual(['setup', 'handle']);
+    if (typeof fixture.server.serverAddress === 'string') expect(info.client).toEqual({ path: null });
+    else expect(info.client).toMatchObject({ host: fixture.server.serverAddress.host, family: fixture.server.serverAddress.family });
+  });
+
+  test('handleRequest() handles exactly one request in a worker', async () => {
+    await using fixture = await serving();
+    const handled = fixture.server.handleRequest();
+    const reply = await exchange(fixture.server, 'once\n');
+    await handled;
+    expect(JSON.parse(reply.toString()).calls).toEqual(['setup', 'handle']);
+  });
+
+  test("an over-long line fails that request only (the handler's maxLineLength holds in workers)", async () => {
+    await using fixture = await serving();
+    void fixture.server.serveForever();
+    const errors: unknown[] = [];
+    fixture.server.on('requestError', (error) => errors.push(error));
+    expect((await exchange(fixture.server, 'x'.repeat(5000) + '\n')).length).toBe(0);
+    await until(() => errors.length === 1);
+    expect(errors[0]).toMatchObject({ code: 'ERR_SOCKSERVE_LIMIT_EXCEEDED' });
+    expect((await exchange(fixture.server, 'ok\n')).length).toBeGreaterThan(0);
+  });
+
+  test('a client resetting mid-write reaches handleError, and serving goes on', async () => {
+    await using fixture = await serving();
+    void fixture.server.serveForever();
+    const failed = gate<unknown>();
+    fixture.server.on('requestError', (error) => failed.open(error));
+    await using clients = new Clients();
+    const socket = await clients.connect(fixture.server);
+    socket.write('flood\n');
+    await new Promise((resolve) => socket.once('data', resolve));
+    if (typeof fixture.server.serverAddress === 'string') socket.destroy();
+    else socket.resetAndDestroy();
+    const error = (await failed.promise) as { code?: string };
+    expect(['ECONNRESET', 'EPIPE', 'ERR_SOCKSERVE_CONNECTION_CLOSED']).toContain(error.code);
+    expect((await exchange(fixture.server, 'next\n')).length).toBeGreaterThan(0);
+  });
+});
+
 describe.each(datagramTransports)('WorkerPoolStrategy over $name', (transport) => {
   test('runs datagram handlers in workers and sends their replies', async () => {
     const { PoolUpper } = await import(fixtures.href);
