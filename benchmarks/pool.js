@@ -1,0 +1,65 @@
+// Concurrency benchmark: the same handler under the event loop and the worker pool.
+//   node pool.js [--quick]
+// Scenarios: a CPU-bound handler (sha256 over 1 MiB per request) on 8 persistent connections;
+// a line echo on 50 persistent connections (pool overhead per request); a line echo with a new
+// connection per request (handoff cost). Rounds are interleaved; medians are reported.
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const seconds = values.quick ? 1 : 3;
+const rounds = values.quick ? 1 : 3;
+const here = (file) => fileURLToPath(new URL(file, import.meta.url));
+const strategies = ['event-loop', 'pool'];
+const scenarios = [
+  { name: 'CPU-bound (sha256 of 1 MiB), 8 connections', handler: 'HashHandler', connections: 8, mode: 'persistent' },
+  { name: 'line echo, 50 persistent connections', handler: 'EchoLinesHandler', connections: 50, mode: 'persistent' },
+  { name: 'line echo, a new connection per request', handler: 'EchoLinesHandler', connections: 8, mode: 'connect' },
+];
+
+async function measure(strategy, scenario) {
+  const server = spawn(process.execPath, [here('pool_server.js'), strategy, scenario.handler], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(/PORT (\d+)/);
+      if (match) resolve(Number(match[1]));
+    });
+    server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const load = spawn(process.execPath, [here('lines_load.js'), port, scenario.connections, seconds, scenario.mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  load.stdout.on('data', (chunk) => (out += chunk));
+  await new Promise((resolve) => load.once('exit', resolve));
+  server.kill('SIGTERM');
+  await new Promise((resolve) => server.once('exit', resolve));
+  return JSON.parse(out);
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(`node ${process.version}, ${availableParallelism()} cores, ${rounds} round(s) of ${seconds}s`);
+for (const scenario of scenarios) {
+  const results = { 'event-loop': [], pool: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const strategy of strategies) {
+      process.stderr.write(`  ${scenario.name}: round ${round + 1}/${rounds} ${strategy}...\r`);
+      results[strategy].push(await measure(strategy, scenario));
+    }
+  }
+  process.stderr.write(' '.repeat(80) + '\r');
+  const base = median(results['event-loop'].map((r) => r.rps));
+  console.log(`\n${scenario.name}`);
+  console.log('strategy        req/s    ratio   p50 ms   p99 ms  errors');
+  for (const strategy of strategies) {
+    const rs = results[strategy];
+    const rps = median(rs.map((r) => r.rps));
+    console.log(
+      `${strategy.padEnd(12)} ${rps.toFixed(0).padStart(8)} ${(rps / base).toFixed(2).padStart(7)}x ${median(rs.map((r) => r.p50)).toFixed(2).padStart(8)} ${median(rs.map((r) => r.p99)).toFixed(2).padStart(8)} ${String(rs.reduce((n, r) => n + r.errors, 0)).padStart(7)}`,
+    );
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The hash server: CPU-heavy requests, under the strategy of your choice.
+ *
+ *   node dist/main.js [--host 127.0.0.1] [--port 7878] [--strategy event-loop|sequential|pool] [--workers N]
+ *
+ * @module
+ */
+import { parseArgs } from 'node:util';
+import { EventLoopStrategy, SequentialStrategy, TCPServer, WorkerPoolStrategy, type ConcurrencyStrategy } from 'sockserve';
+import { HashHandler } from './hash_handler.js';
+
+const { values } = parseArgs({
+  options: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '7878' },
+    strategy: { type: 'string', default: 'pool' },
+    workers: { type: 'string' },
+  },
+});
+
+function strategy(): ConcurrencyStrategy {
+  switch (values.strategy) {
+    case 'pool':
+      return new WorkerPoolStrategy({
+        module: new URL('./hash_handler.js', import.meta.url),
+        ...(values.workers === undefined ? {} : { workers: Number(values.workers) }),
+      });
+    case 'sequential':
+      return new SequentialStrategy();
+    case 'event-loop':
+      return new EventLoopStrategy();
+    default:
+      console.error(`Unknown --strategy ${JSON.stringify(values.strategy)}; use event-loop, sequential or pool`);
+      process.exit(2);
+  }
+}
+
+const server = new TCPServer({ host: values.host, port: Number(values.port) }, HashHandler, { concurrency: strategy() });
+try {
+  await server.listen();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+console.log(`hash server listening on ${server.serverAddress.host}:${server.serverAddress.port} (${server.concurrency.name})`);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void server.shutdown());
+await server.serveForever();
+const report = await server.serverClose({ timeout: 5_000 });
+console.log(`stopped: ${report.completed} requests completed, ${report.aborted} aborted`);
