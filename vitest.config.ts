@@ -14,7 +14,12 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'examples/*/test/**/*.test.ts',
+      'benchmarks/test/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     setupFiles: [`${root}test/setup/leaks.ts`],
     testTimeout: 20_000,
     hookTimeout: 20_000,

@@ -1,21 +1,28 @@
-// Load generator. Usage: node load.js <port> <connections> <bytes> <seconds>
-// Each connection sends a message, waits for all of it to come back, checks every byte, and
-// repeats. Prints one JSON line: requests, errors, latency percentiles.
+// Load generator. Usage:
+//   node load.js <tcp|unix|udp> <port-or-path> <connections> <bytes> <seconds> [lines]
+// Each connection (or UDP client) sends a message, waits until all of it has come back, checks
+// every byte, and repeats. With 'lines' the message is made of 64-byte lines. Prints one JSON
+// line: requests, verification errors, requests/s, latency percentiles.
+import dgram from 'node:dgram';
 import net from 'node:net';
 
-const [port, connections, size, seconds] = process.argv.slice(2).map(Number);
+const [transport, target, connectionsArg, sizeArg, secondsArg, shape] = process.argv.slice(2);
+const connections = Number(connectionsArg);
+const size = Number(sizeArg);
+const seconds = Number(secondsArg);
 const message = Buffer.alloc(size);
-for (let i = 0; i < size; i++) message[i] = (i * 31 + 7) & 0xff;
+for (let i = 0; i < size; i++) message[i] = shape === 'lines' ? (i % 64 === 63 ? 10 : 97 + (i % 26)) : (i * 31 + 7) & 0xff;
+if (shape === 'lines') message[size - 1] = 10;
 
 const latencies = [];
 let requests = 0;
 let errors = 0;
 let stopping = false;
 
-function client() {
+function streamClient() {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
+    const socket = transport === 'unix' ? net.connect(target) : net.connect(Number(target), '127.0.0.1');
+    socket.setNoDelay?.(true);
     let received = 0;
     let started = 0;
     const send = () => {
@@ -43,13 +50,39 @@ function client() {
   });
 }
 
+function udpClient() {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket('udp4');
+    let started = 0;
+    let timer;
+    const send = () => {
+      started = performance.now();
+      socket.send(message, Number(target), '127.0.0.1');
+      clearTimeout(timer);
+      // A lost datagram is retried, and counted as an error.
+      timer = setTimeout(() => {
+        errors++;
+        send();
+      }, 200);
+    };
+    socket.on('message', (data) => {
+      if (!data.equals(message)) errors++;
+      requests++;
+      latencies.push(performance.now() - started);
+      if (stopping) {
+        clearTimeout(timer);
+        socket.close(resolve);
+      } else send();
+    });
+    socket.bind(0, '127.0.0.1', send);
+  });
+}
+
 const started = performance.now();
-const done = Promise.all(Array.from({ length: connections }, client));
-setTimeout(() => {
-  stopping = true;
-}, seconds * 1000);
+const done = Promise.all(Array.from({ length: connections }, transport === 'udp' ? udpClient : streamClient));
+setTimeout(() => (stopping = true), seconds * 1000);
 await done;
 const elapsed = (performance.now() - started) / 1000;
 latencies.sort((a, b) => a - b);
 const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
-console.log(JSON.stringify({ requests, errors, seconds: elapsed, rps: requests / elapsed, p50: pct(0.5), p99: pct(0.99) }));
+console.log(JSON.stringify({ requests, errors, rps: requests / elapsed, p50: pct(0.5), p99: pct(0.99) }));

@@ -1,6 +1,12 @@
-// Echo servers under test. Usage: node servers.js <kind>; prints "PORT <n>" once listening.
+// Servers under test. Usage: node servers.js <kind> [--unix PATH] [--udp]
+// Prints "READY <port-or-path> <pid>" once listening.
+import dgram from 'node:dgram';
 import net from 'node:net';
-import { StreamRequestHandler, TCPServer } from 'sockserve';
+import { parseArgs } from 'node:util';
+import { DatagramRequestHandler, StreamRequestHandler, TCPServer, UDPServer, UnixStreamServer } from 'sockserve';
+
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { unix: { type: 'string' } } });
+const [kind] = positionals;
 
 class IterEcho extends StreamRequestHandler {
   async handle() {
@@ -14,37 +20,86 @@ class PipeEcho extends StreamRequestHandler {
   }
 }
 
+class LineEcho extends StreamRequestHandler {
+  async handle() {
+    for await (const line of this.rfile.lines()) await this.wfile.write(line);
+  }
+}
+
+class DatagramEcho extends DatagramRequestHandler {
+  async handle() {
+    await this.wfile.write(this.packet);
+  }
+}
+
+function rawListen(onConnection) {
+  const server = net.createServer(onConnection);
+  return new Promise((resolve) =>
+    values.unix ? server.listen(values.unix, () => resolve(values.unix)) : server.listen(0, '127.0.0.1', () => resolve(server.address().port)),
+  );
+}
+
+async function sockserve(Handler, extra = {}) {
+  const options = { logger: false, ...extra };
+  const server = values.unix ? new UnixStreamServer(values.unix, Handler, options) : new TCPServer({ host: '127.0.0.1', port: 0 }, Handler, options);
+  await server.listen();
+  void server.serveForever();
+  return values.unix ?? server.serverAddress.port;
+}
+
 const kinds = {
-  'raw-data': () => {
-    const server = net.createServer((socket) => {
+  // Raw Node: a 'data' listener writing back what it gets.
+  'raw-data': () =>
+    rawListen((socket) => {
       socket.on('data', (data) => socket.write(data));
       socket.on('error', () => {});
-    });
-    return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
-  },
-  'raw-for-await': () => {
-    const server = net.createServer(async (socket) => {
+    }),
+  // Raw Node: for await over the socket.
+  'raw-for-await': () =>
+    rawListen(async (socket) => {
       socket.on('error', () => {});
       try {
         for await (const chunk of socket) socket.write(chunk);
       } catch {}
-    });
-    return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+    }),
+  // Raw Node line echo: splits lines itself, keeping the partial tail.
+  // (Both line servers set TCP_NODELAY: many small writes otherwise meet Nagle's algorithm.)
+  'raw-lines': () =>
+    rawListen((socket) => {
+      socket.setNoDelay?.(true);
+      let tail = null;
+      socket.on('data', (data) => {
+        let chunk = tail === null ? data : Buffer.concat([tail, data]);
+        let start = 0;
+        for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, start)) {
+          socket.write(chunk.subarray(start, i + 1));
+          start = i + 1;
+        }
+        tail = start === chunk.length ? null : chunk.subarray(start);
+      });
+      socket.on('error', () => {});
+    }),
+  'sockserve-iter': () => sockserve(IterEcho),
+  'sockserve-pipe': () => sockserve(PipeEcho),
+  'sockserve-lines': () => sockserve(LineEcho, { noDelay: true }),
+  'raw-dgram': () =>
+    new Promise((resolve) => {
+      const socket = dgram.createSocket('udp4');
+      socket.on('message', (data, remote) => socket.send(data, remote.port, remote.address));
+      socket.bind(0, '127.0.0.1', () => resolve(socket.address().port));
+    }),
+  'sockserve-udp': async () => {
+    const server = new UDPServer({ host: '127.0.0.1', port: 0 }, DatagramEcho, { logger: false });
+    await server.listen();
+    void server.serveForever();
+    return server.serverAddress.port;
   },
-  'sockserve-iter': async () => serve(IterEcho),
-  'sockserve-pipe': async () => serve(PipeEcho),
 };
 
-async function serve(Handler) {
-  const server = new TCPServer({ host: '127.0.0.1', port: 0 }, Handler, { logger: false });
-  await server.listen();
-  void server.serveForever();
-  return server.serverAddress.port;
-}
-
-const kind = process.argv[2];
 if (!(kind in kinds)) {
   console.error(`unknown server kind ${kind}; one of ${Object.keys(kinds).join(', ')}`);
   process.exit(2);
 }
-console.log(`PORT ${await kinds[kind]()}`);
+const address = await kinds[kind]();
+console.log(`READY ${address} ${process.pid}`);
+process.on('SIGTERM', () => process.exit(0));

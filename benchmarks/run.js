@@ -1,0 +1,277 @@
+// sockserve benchmarks: idiomatic sockserve handlers against raw Node and Python, in one run.
+//
+//   node run.js            full run (3 rounds of 3 s), writes docs/benchmarks.md and docs/benchmarks.svg
+//   node run.js --quick    about a minute (1 round of 1 s), prints the tables only
+//   node run.js --smoke    a fraction of a second per server, to check the harness works
+//
+// Each server runs in its own process, and so does the load generator, which verifies every
+// byte echoed. Rounds are interleaved (A B C A B C ...) and medians reported, with ratios to the
+// raw Node server of the same scenario. Server and load share core 0 (taskset) so that ratios are
+// steady on a small, noisy machine.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, platform, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chart } from './chart.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
+});
+const mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
+const seconds = { smoke: 0.3, quick: 1, full: 3 }[mode];
+const rounds = { smoke: 1, quick: 1, full: 3 }[mode];
+const here = (file) => fileURLToPath(new URL(file, import.meta.url));
+const hasPython = spawnSync('python3', ['--version']).status === 0;
+const pin = spawnSync('taskset', ['--version']).status === 0 ? ['taskset', '-c', '0'] : [];
+const python = hasPython ? ['python-threading', 'python-asyncio'] : [];
+
+const scenarios = [
+  { id: 'tcp-1k', name: 'TCP echo, 50 connections x 1 KiB', transport: 'tcp', connections: 50, bytes: 1024, base: 'raw-data',
+    servers: ['raw-data', 'raw-for-await', 'sockserve-iter', 'sockserve-pipe', ...python] },
+  { id: 'tcp-16k', name: 'TCP echo, 50 connections x 16 KiB', transport: 'tcp', connections: 50, bytes: 16 * 1024, base: 'raw-data',
+    servers: ['raw-data', 'raw-for-await', 'sockserve-iter', 'sockserve-pipe'] },
+  { id: 'tcp-64b', name: 'TCP echo, 1000 connections x 64 B', transport: 'tcp', connections: 1000, bytes: 64, base: 'raw-data',
+    servers: ['raw-data', 'sockserve-iter', 'sockserve-pipe'] },
+  { id: 'unix-1k', name: 'Unix stream echo, 50 connections x 1 KiB', transport: 'unix', connections: 50, bytes: 1024, base: 'raw-data',
+    servers: ['raw-data', 'raw-for-await', 'sockserve-iter', 'sockserve-pipe', ...python] },
+  { id: 'lines-1k', name: 'TCP line echo, 50 connections x 16 lines of 64 B', transport: 'tcp', connections: 50, bytes: 1024, shape: 'lines',
+    base: 'raw-lines', servers: ['raw-lines', 'sockserve-lines'] },
+  { id: 'udp-64', name: 'UDP echo, 50 clients x 64 B', transport: 'udp', connections: 50, bytes: 64, base: 'raw-dgram',
+    servers: ['raw-dgram', 'sockserve-udp'] },
+  { id: 'cpu', name: 'CPU-bound handler (sha256 of 1 MiB per request), 8 connections', cpu: true, base: 'event-loop',
+    servers: ['event-loop', 'sequential', 'pool'] },
+].filter((scenario) => values.only === undefined || values.only.split(',').includes(scenario.id));
+
+function run(command, args, { pinned = true } = {}) {
+  const [file, ...rest] = [...(pinned ? pin : []), command, ...args];
+  return spawn(file, rest, { stdio: ['pipe', 'pipe', 'inherit'] });
+}
+
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function rssBytes(pid) {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function ready(child, pattern = /READY (\S+) (\d+)/) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(pattern);
+      if (match) resolve(match);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before it was ready`)));
+  });
+}
+
+async function startServer(scenario, server) {
+  if (scenario.cpu) {
+    const child = run(process.execPath, [here('pool_server.js'), server, 'HashHandler'], { pinned: false });
+    const [, port] = await ready(child, /PORT (\d+)/);
+    return { child, target: port, pid: child.pid };
+  }
+  const unix = scenario.transport === 'unix' ? ['--unix', join(tmpdir(), `sockserve-bench-${process.pid}-${server}.sock`)] : [];
+  const child = server.startsWith('python')
+    ? run('python3', [here('servers.py'), server.slice('python-'.length), ...unix])
+    : run(process.execPath, [here('servers.js'), server, ...unix]);
+  const [, target, pid] = await ready(child);
+  return { child, target, pid: Number(pid) };
+}
+
+async function stop(child) {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
+async function measure(scenario, server) {
+  const { child, target, pid } = await startServer(scenario, server);
+  try {
+    const cpuBefore = cpuSeconds(pid);
+    const load = scenario.cpu
+      ? run(process.execPath, [here('lines_load.js'), target, 8, seconds, 'persistent'], { pinned: false })
+      : run(process.execPath, [here('load.js'), scenario.transport, target, scenario.connections, scenario.bytes, seconds, scenario.shape ?? 'bytes']);
+    let out = '';
+    load.stdout.on('data', (chunk) => (out += chunk));
+    await new Promise((resolve) => load.once('exit', resolve));
+    const cpu = cpuSeconds(pid) - cpuBefore;
+    const result = JSON.parse(out);
+    return { ...result, cpuPerRequestUs: (cpu / result.requests) * 1e6 };
+  } finally {
+    await stop(child);
+  }
+}
+
+async function idleMemory(server, count) {
+  const { child, target, pid } = await startServer({ transport: 'tcp' }, server);
+  try {
+    const before = rssBytes(pid);
+    const clients = spawn(process.execPath, [here('idle.js'), target, count], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await ready(clients, /OPEN/);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = rssBytes(pid);
+    clients.stdin.end();
+    await new Promise((resolve) => clients.once('exit', resolve));
+    return { before, after, perConnection: (after - before) / count };
+  } finally {
+    await stop(child);
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const results = [];
+console.log(`sockserve benchmarks (${mode}): node ${process.version}, ${rounds} round(s) of ${seconds}s per server${pin.length ? ', server and load pinned to core 0' : ''}`);
+for (const scenario of scenarios) {
+  const samples = Object.fromEntries(scenario.servers.map((server) => [server, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const server of scenario.servers) {
+      process.stderr.write(`  ${scenario.name}: round ${round + 1}/${rounds}, ${server}...`.padEnd(100) + '\r');
+      samples[server].push(await measure(scenario, server));
+    }
+  }
+  process.stderr.write(' '.repeat(100) + '\r');
+  const rows = scenario.servers.map((server) => {
+    const rs = samples[server];
+    return {
+      server,
+      rps: median(rs.map((r) => r.rps)),
+      p50: median(rs.map((r) => r.p50)),
+      p99: median(rs.map((r) => r.p99)),
+      cpuPerRequestUs: median(rs.map((r) => r.cpuPerRequestUs)),
+      errors: rs.reduce((n, r) => n + r.errors, 0),
+    };
+  });
+  const base = rows.find((row) => row.server === scenario.base);
+  for (const row of rows) {
+    row.ratio = row.rps / base.rps;
+    row.cpuRatio = row.cpuPerRequestUs / base.cpuPerRequestUs;
+  }
+  results.push({ id: scenario.id, name: scenario.name, base: scenario.base, rows });
+  console.log(`\n${scenario.name}`);
+  console.log(table(rows).join('\n'));
+}
+
+let memory;
+if (values.only === undefined || values.only.split(',').includes('memory')) {
+  const count = mode === 'smoke' ? 200 : 10_000;
+  process.stderr.write(`  memory: ${count} idle connections...\r`);
+  const raw = await idleMemory('raw-data', count);
+  const ours = await idleMemory('sockserve-iter', count);
+  memory = { count, raw, sockserve: ours, ratio: ours.perConnection / raw.perConnection };
+  console.log(`\nIdle connections (${count}): raw Node ${kb(raw.perConnection)} per connection, sockserve ${kb(ours.perConnection)} (${memory.ratio.toFixed(2)}x)`);
+}
+
+const checks = targets(results, memory);
+console.log('\nTargets');
+for (const check of checks) console.log(`  ${check.held ? 'held  ' : 'MISSED'} ${check.what}: ${check.value}`);
+
+const errors = results.flatMap((scenario) => scenario.rows).reduce((n, row) => n + row.errors, 0);
+mkdirSync(here('results'), { recursive: true });
+writeFileSync(here('results/latest.json'), JSON.stringify({ mode, results, memory, checks }, null, 2));
+if (mode === 'full' && values.only === undefined) {
+  writeFileSync(here('../docs/benchmarks.svg'), chart(results));
+  writeFileSync(here('../docs/benchmarks.md'), markdown(results, memory, checks));
+  console.log('\nWrote docs/benchmarks.md and docs/benchmarks.svg');
+}
+if (errors > 0) {
+  console.error(`${errors} verification errors`);
+  process.exitCode = 1;
+}
+
+// -----------------------------------------------------------------------------------------------
+
+function kb(bytes) {
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+function table(rows) {
+  const lines = ['| server | req/s | ratio | p50 ms | p99 ms | server CPU µs/req | CPU ratio | errors |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
+  for (const row of rows) {
+    lines.push(
+      `| ${row.server} | ${row.rps.toFixed(0)} | ${row.ratio.toFixed(2)}x | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${row.cpuPerRequestUs.toFixed(1)} | ${row.cpuRatio.toFixed(2)}x | ${row.errors} |`,
+    );
+  }
+  return lines;
+}
+
+function targets(results, memory) {
+  const checks = [];
+  const row = (id, server) => results.find((scenario) => scenario.id === id)?.rows.find((r) => r.server === server);
+  for (const id of ['tcp-1k', 'tcp-16k', 'tcp-64b', 'unix-1k']) {
+    for (const server of ['sockserve-iter', 'sockserve-pipe']) {
+      const r = row(id, server);
+      if (r === undefined) continue;
+      checks.push({ what: `${id} ${server} requests/s >= 0.95x raw`, value: `${r.ratio.toFixed(2)}x`, held: r.ratio >= 0.95 });
+      checks.push({ what: `${id} ${server} CPU/request <= 1.1x raw`, value: `${r.cpuRatio.toFixed(2)}x`, held: r.cpuRatio <= 1.1 });
+    }
+  }
+  const udp = row('udp-64', 'sockserve-udp');
+  if (udp) checks.push({ what: 'udp-64 sockserve-udp requests/s >= 0.90x raw dgram', value: `${udp.ratio.toFixed(2)}x`, held: udp.ratio >= 0.9 });
+  const lines = row('lines-1k', 'sockserve-lines');
+  if (lines) checks.push({ what: 'lines-1k sockserve-lines requests/s >= 0.85x raw line splitter', value: `${lines.ratio.toFixed(2)}x`, held: lines.ratio >= 0.85 });
+  const pool = row('cpu', 'pool');
+  if (pool) checks.push({ what: 'cpu worker pool >= 1.8x event loop (2 cores)', value: `${pool.ratio.toFixed(2)}x`, held: pool.ratio >= 1.8 });
+  if (memory) checks.push({ what: 'memory per idle connection <= 1.5x raw', value: `${memory.ratio.toFixed(2)}x`, held: memory.ratio <= 1.5 });
+  const errors = results.flatMap((scenario) => scenario.rows).reduce((n, r) => n + r.errors, 0);
+  checks.push({ what: 'zero verification errors', value: String(errors), held: errors === 0 });
+  return checks;
+}
+
+function markdown(results, memory, checks) {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const out = [
+    '# Benchmarks',
+    '',
+    'Written by `pnpm bench` (`benchmarks/run.js`) from its last full run; do not edit by hand.',
+    '',
+    `- Machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}`,
+    `- Node ${process.version}${hasPython ? `, ${spawnSync('python3', ['--version']).stdout.toString().trim()}` : ''}`,
+    `- Date: ${new Date().toISOString().slice(0, 10)}`,
+    `- Method: each server and the load generator run in their own processes${pin.length ? ', both pinned to core 0 (taskset)' : ''}; ` +
+      `${rounds} interleaved rounds of ${seconds} s per server; medians. The load generator sends a message, waits until all of it ` +
+      'has come back, verifies every byte, and repeats, on every connection at once. Server CPU time per request comes from ' +
+      '`/proc/<pid>/stat`. Ratios compare with the raw Node server of the same scenario (higher is better for req/s, lower for CPU).',
+    '- sockserve servers use the idiomatic handlers: `for await (const chunk of this.rfile) await this.wfile.write(chunk)` (iter), ' +
+      '`await this.wfile.pipeFrom(this.rfile)` (pipe), `for await (const line of this.rfile.lines())` (lines), and a ' +
+      '`DatagramRequestHandler` that writes the packet back (udp). Raw Node servers: a `\'data\'` listener that writes back ' +
+      '(raw-data), `for await` over the socket (raw-for-await), a `\'data\'` listener that splits lines itself (raw-lines), ' +
+      'and a `dgram` socket (raw-dgram). Python: `socketserver.ThreadingTCPServer` and asyncio streams.',
+    '',
+    '![Requests per second, as a ratio to raw Node](benchmarks.svg)',
+    '',
+  ];
+  for (const scenario of results) out.push(`## ${scenario.name}`, '', ...table(scenario.rows), '');
+  if (memory) {
+    out.push(
+      `## Memory: ${memory.count} idle connections`,
+      '',
+      '| server | RSS before | RSS with connections | per connection |',
+      '| --- | ---: | ---: | ---: |',
+      `| raw-data | ${(memory.raw.before / 2 ** 20).toFixed(1)} MiB | ${(memory.raw.after / 2 ** 20).toFixed(1)} MiB | ${kb(memory.raw.perConnection)} |`,
+      `| sockserve-iter | ${(memory.sockserve.before / 2 ** 20).toFixed(1)} MiB | ${(memory.sockserve.after / 2 ** 20).toFixed(1)} MiB | ${kb(memory.sockserve.perConnection)} (${memory.ratio.toFixed(2)}x) |`,
+      '',
+    );
+  }
+  out.push('## Targets', '', '| target | measured | held |', '| --- | ---: | --- |');
+  for (const check of checks) out.push(`| ${check.what} | ${check.value} | ${check.held ? 'yes' : 'no'} |`);
+  out.push('');
+  return out.join('\n');
+}
