@@ -9,7 +9,7 @@
 // raw Node server of the same scenario. Server and load share core 0 (taskset) so that ratios are
 // steady on a small, noisy machine.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,12 +88,13 @@ async function startServer(scenario, server) {
     const [, port] = await ready(child, /PORT (\d+)/);
     return { child, target: port, pid: child.pid };
   }
-  const unix = scenario.transport === 'unix' ? ['--unix', join(tmpdir(), `sockserve-bench-${process.pid}-${server}.sock`)] : [];
+  const path = join(tmpdir(), `sockserve-bench-${process.pid}-${server}-${serial++}.sock`);
+  const unix = scenario.transport === 'unix' ? ['--unix', path] : [];
   const child = server.startsWith('python')
     ? run('python3', [here('servers.py'), server.slice('python-'.length), ...unix])
     : run(process.execPath, [here('servers.js'), server, ...unix]);
   const [, target, pid] = await ready(child);
-  return { child, target, pid: Number(pid) };
+  return { child, target, pid: Number(pid), path: unix.length > 0 ? path : undefined };
 }
 
 async function stop(child) {
@@ -103,7 +104,7 @@ async function stop(child) {
 }
 
 async function measure(scenario, server) {
-  const { child, target, pid } = await startServer(scenario, server);
+  const { child, target, pid, path } = await startServer(scenario, server);
   try {
     const cpuBefore = cpuSeconds(pid);
     const load = scenario.cpu
@@ -112,11 +113,13 @@ async function measure(scenario, server) {
     let out = '';
     load.stdout.on('data', (chunk) => (out += chunk));
     await new Promise((resolve) => load.once('exit', resolve));
-    const cpu = cpuSeconds(pid) - cpuBefore;
+    // A worker pool computes in its workers, whose CPU time /proc does not show on the parent.
+    const cpu = scenario.cpu && server === 'pool' ? Number.NaN : cpuSeconds(pid) - cpuBefore;
     const result = JSON.parse(out);
     return { ...result, cpuPerRequestUs: (cpu / result.requests) * 1e6 };
   } finally {
     await stop(child);
+    if (path !== undefined) rmSync(path, { force: true });
   }
 }
 
@@ -136,6 +139,7 @@ async function idleMemory(server, count) {
   }
 }
 
+let serial = 0;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = [];
 console.log(`sockserve benchmarks (${mode}): node ${process.version}, ${rounds} round(s) of ${seconds}s per server${pin.length ? ', server and load pinned to core 0' : ''}`);
@@ -206,7 +210,7 @@ function table(rows) {
   const lines = ['| server | req/s | ratio | p50 ms | p99 ms | server CPU µs/req | CPU ratio | errors |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
   for (const row of rows) {
     lines.push(
-      `| ${row.server} | ${row.rps.toFixed(0)} | ${row.ratio.toFixed(2)}x | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${row.cpuPerRequestUs.toFixed(1)} | ${row.cpuRatio.toFixed(2)}x | ${row.errors} |`,
+      `| ${row.server} | ${row.rps.toFixed(0)} | ${row.ratio.toFixed(2)}x | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${Number.isNaN(row.cpuPerRequestUs) ? 'n/a' : row.cpuPerRequestUs.toFixed(1)} | ${Number.isNaN(row.cpuRatio) ? 'n/a' : `${row.cpuRatio.toFixed(2)}x`} | ${row.errors} |`,
     );
   }
   return lines;
