@@ -152,7 +152,11 @@ export interface DropInfo<Address> {
 
 /** One request from acceptance until it is closed. */
 class InFlight<Request, Address> implements RequestContext {
-  readonly controller = new AbortController();
+  /** Created on first use of `signal`: most requests never look at it. */
+  #controller: AbortController | undefined;
+  /** The server gave up on this request; `reason` says why. */
+  aborted = false;
+  #reason: unknown;
   /** Settles when the request is done (closed, or handed to the transport to linger). */
   done: Promise<void> = Promise.resolve();
   /** shutdownRequest() has been called. */
@@ -168,7 +172,18 @@ class InFlight<Request, Address> implements RequestContext {
   ) {}
 
   get signal(): AbortSignal {
-    return this.controller.signal;
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
   }
 
   get log(): Logger {
@@ -780,7 +795,7 @@ export abstract class BaseServer<
     } finally {
       // Refused, failed, or skipped by the strategy because aborted: close it now.
       if (!record.shut) {
-        if (record.signal.aborted) {
+        if (record.aborted) {
           record.shut = true;
           this._destroyRequest(request);
         } else {
@@ -801,9 +816,11 @@ export abstract class BaseServer<
     return {
       request: record.request,
       clientAddress: record.clientAddress,
-      signal: record.signal,
+      get signal() {
+        return record.signal;
+      },
       run: async () => {
-        if (record.signal.aborted) return;
+        if (record.aborted) return;
         try {
           await this.finishRequest(record.request, record.clientAddress);
         } catch (error) {
@@ -821,7 +838,7 @@ export abstract class BaseServer<
   async #shutdownRequest(record: InFlight<Request, Address>): Promise<void> {
     if (record.shut) return;
     record.shut = true;
-    if (record.signal.aborted) {
+    if (record.aborted) {
       this._destroyRequest(record.request);
       return;
     }
@@ -835,7 +852,7 @@ export abstract class BaseServer<
 
   /** Sends an error to handleError() once; errors caused by an abort are not reported. */
   async #report(record: InFlight<Request, Address>, error: unknown): Promise<void> {
-    if (record.signal.aborted) return;
+    if (record.aborted) return;
     const cause = error instanceof Error ? error.cause : undefined;
     if (record.reported !== undefined && (error === record.reported || cause === record.reported)) return;
     record.reported = error;
@@ -848,7 +865,7 @@ export abstract class BaseServer<
   }
 
   #abort(record: InFlight<Request, Address>): void {
-    record.controller.abort(new RequestAbortedError());
+    record.abort(new RequestAbortedError());
     this._destroyRequest(record.request);
   }
 

@@ -37,17 +37,20 @@ export class BaseRequestHandler<Request = unknown, Address = ClientAddress> impl
   readonly clientAddress: Address;
   /** The server (inside a worker of a worker pool: a stand-in with the same members). */
   readonly server: HandlerServer;
-  /** Aborted when the server forces this request to end (`serverClose({ timeout })` ran out). */
-  readonly signal: AbortSignal;
   /** Per-request values from the server, when it provides them. */
   readonly #context: RequestContext | undefined;
+  #signal: AbortSignal | undefined;
 
   constructor(request: Request, clientAddress: Address, server: HandlerServer) {
     this.request = request;
     this.clientAddress = clientAddress;
     this.server = server;
     this.#context = (server as Partial<RequestContextProvider>)[kRequestContext]?.(request);
-    this.signal = this.#context?.signal ?? new AbortController().signal;
+  }
+
+  /** Aborted when the server forces this request to end (`serverClose({ timeout })` ran out). */
+  get signal(): AbortSignal {
+    return (this.#signal ??= this.#context?.signal ?? new AbortController().signal);
   }
 
   /** A pino child logger bound to this request's client address (created on first use). */

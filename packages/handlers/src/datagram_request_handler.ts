@@ -31,17 +31,21 @@ export class DatagramRequestHandler<
   /** Default limit in bytes of `readline` and `readUntil` on the packet. */
   static maxLineLength = 65_536;
 
-  /** Reads from the datagram. */
-  readonly rfile: StreamReader;
   /** Collects the reply. */
   readonly wfile: DatagramWriter;
+  #rfile: StreamReader | undefined;
 
   constructor(request: [Buffer, Socket], clientAddress: Address, server: HandlerServer) {
     super(request, clientAddress, server);
-    const options = this.constructor as typeof DatagramRequestHandler;
-    this.rfile = StreamReader.from(request[0], { limit: options.maxLineLength, signal: this.signal });
     this.wfile = new DatagramWriter();
     (request as unknown as Record<typeof kDatagramReply, DatagramWriter>)[kDatagramReply] = this.wfile;
+  }
+
+  /** Reads from the datagram (created on first use). */
+  get rfile(): StreamReader {
+    return (this.#rfile ??= StreamReader.from(this.request[0], {
+      limit: (this.constructor as typeof DatagramRequestHandler).maxLineLength,
+    }));
   }
 
   /** The datagram received. */

@@ -44,11 +44,8 @@ export class StreamRequestHandler<Address extends ClientAddress = ClientAddress>
   constructor(request: Socket, clientAddress: Address, server: HandlerServer) {
     super(request, clientAddress, server);
     const options = this.constructor as typeof StreamRequestHandler;
-    this.rfile = new StreamReader(request, {
-      limit: options.maxLineLength,
-      timeout: options.timeout,
-      signal: this.signal,
-    });
+    // No signal: when the server aborts the request it destroys the socket, which ends reads.
+    this.rfile = new StreamReader(request, { limit: options.maxLineLength, timeout: options.timeout });
     this.wfile = new StreamWriter(request);
   }
 
