@@ -157,8 +157,9 @@ class InFlight<Request, Address> implements RequestContext {
   /** The server gave up on this request; `reason` says why. */
   aborted = false;
   #reason: unknown;
-  /** Settles when the request is done (closed, or handed to the transport to linger). */
-  done: Promise<void> = Promise.resolve();
+  /** The request is done (closed, or handed to the transport to linger). */
+  finished = false;
+  #done: Deferred<void> | undefined;
   /** shutdownRequest() has been called. */
   shut = false;
   /** The last error reported to handleError, to report each error once. */
@@ -177,6 +178,17 @@ class InFlight<Request, Address> implements RequestContext {
       if (this.aborted) this.#controller.abort(this.#reason);
     }
     return this.#controller.signal;
+  }
+
+  /** Settles when the request is done; created only when someone waits (serverClose). */
+  get done(): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    return (this.#done ??= deferred<void>()).promise;
+  }
+
+  finish(): void {
+    this.finished = true;
+    this.#done?.resolve();
   }
 
   abort(reason: unknown): void {
@@ -216,6 +228,10 @@ interface Deferred<T> {
   promise: Promise<T>;
   resolve(value: T): void;
   reject(reason: unknown): void;
+}
+
+function isPromise(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }
 
 function deferred<T>(): Deferred<T> {
@@ -423,6 +439,11 @@ export abstract class BaseServer<
       return;
     }
     void this.#report(record, error);
+  }
+
+  /** The client address of a request in flight, for transports that reply to it. */
+  protected _clientAddressOf(request: Request): Address | undefined {
+    return this.#inFlight.get(request)?.clientAddress;
   }
 
   /** Transports call this for errors of the listener itself. */
@@ -689,11 +710,14 @@ export abstract class BaseServer<
    */
   async finishRequest(request: Request, clientAddress: Address): Promise<void> {
     const handler = new this.RequestHandlerClass(request, clientAddress, this);
-    if (handler.setup !== undefined) await handler.setup();
+    const setup = handler.setup?.();
+    if (isPromise(setup)) await setup;
     try {
-      await handler.handle();
+      const handled = handler.handle();
+      if (isPromise(handled)) await handled;
     } finally {
-      if (handler.finish !== undefined) await handler.finish();
+      const finished = handler.finish?.();
+      if (isPromise(finished)) await finished;
     }
   }
 
@@ -779,13 +803,13 @@ export abstract class BaseServer<
 
   async #dispatch(request: Request, clientAddress: Address): Promise<void> {
     const record = this.#track(request, clientAddress);
-    const done = deferred<void>();
-    record.done = done.promise;
     try {
       this.#emit('request', clientAddress);
       let verified = false;
       try {
-        verified = (await this.verifyRequest(request, clientAddress)) === true;
+        // Hooks may be sync: await only what is a promise, to spare a turn per request.
+        const answer = this.verifyRequest(request, clientAddress);
+        verified = (isPromise(answer) ? await answer : answer) === true;
       } catch (error) {
         await this.#report(record, error);
       }
@@ -803,10 +827,11 @@ export abstract class BaseServer<
         }
       }
       this.#inFlight.delete(request);
-      done.resolve();
+      record.finish();
     }
     try {
-      await this.serviceActions();
+      const actions = this.serviceActions();
+      if (isPromise(actions)) await actions;
     } catch (error) {
       this.log.error({ err: error }, 'serviceActions() failed');
     }
@@ -843,7 +868,8 @@ export abstract class BaseServer<
       return;
     }
     try {
-      await this.shutdownRequest(record.request);
+      const shut = this.shutdownRequest(record.request);
+      if (isPromise(shut)) await shut;
     } catch (error) {
       this.log.error({ err: error, client: formatAddress(record.clientAddress) }, 'shutdownRequest() failed');
       this._destroyRequest(record.request);

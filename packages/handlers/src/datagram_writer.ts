@@ -37,7 +37,8 @@ export class DatagramWriter implements DatagramReply {
    * ```
    */
   write(data: string | Uint8Array): Promise<number> {
-    const chunk = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const chunk =
+      typeof data === 'string' ? Buffer.from(data) : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     this.#chunks.push(chunk);
     this.#length += chunk.length;
     return Promise.resolve(chunk.length);

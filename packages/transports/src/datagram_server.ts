@@ -60,8 +60,6 @@ export abstract class DatagramServer<
 > extends BaseServer<DatagramRequest<Socket>, Address, ServerAddress> {
   /** The largest datagram handled, in bytes. */
   readonly maxDatagramSize: number;
-  /** Each request's sender, to reply to. */
-  readonly #senders = new WeakMap<DatagramRequest<Socket>, Address>();
   /** Requests aborted by the server: their replies are not sent. */
   readonly #aborted = new WeakSet<DatagramRequest<Socket>>();
 
@@ -92,9 +90,7 @@ export abstract class DatagramServer<
       );
       return;
     }
-    const request: DatagramRequest<Socket> = [packet, socket];
-    this.#senders.set(request, clientAddress);
-    this._accept(request, clientAddress);
+    this._accept([packet, socket], clientAddress);
   }
 
   protected override _destroyRequest(request: DatagramRequest<Socket>): void {
@@ -115,7 +111,7 @@ export abstract class DatagramServer<
    */
   override async shutdownRequest(request: DatagramRequest<Socket>): Promise<void> {
     const reply = (request as Partial<Record<typeof kDatagramReply, DatagramReply>>)[kDatagramReply]?.contents();
-    const address = this.#senders.get(request);
+    const address = this._clientAddressOf(request);
     if (reply !== undefined && address !== undefined && !this.#aborted.has(request)) {
       try {
         await this._send(request[1], reply, address);
@@ -123,6 +119,7 @@ export abstract class DatagramServer<
         this._requestError(request, error);
       }
     }
-    await this.closeRequest(request);
+    const closed = this.closeRequest(request);
+    if (closed instanceof Promise) await closed;
   }
 }
