@@ -50,6 +50,9 @@ describe('listen()', () => {
     expect(server.serverAddress.port).toBeGreaterThan(0);
     expect(server.serverAddress).toMatchObject({ host: '127.0.0.1', family: 'IPv4' });
     expect(server.listening).toBe(true);
+    const { port } = server.serverAddress;
+    await server.serverClose();
+    expect(server.serverAddress.port).toBe(port); // still the bound address after close
   });
 
   test('rejects with EADDRINUSE for a taken port, and may be retried', async () => {

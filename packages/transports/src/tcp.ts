@@ -64,6 +64,8 @@ export class TCPServer extends StreamServer<InetAddress, InetAddress> {
   /** The address as requested. */
   readonly requestedAddress: Readonly<TCPAddress>;
   readonly #options: TCPServerOptions;
+  /** The address as bound, kept after close. */
+  #bound: InetAddress | undefined;
 
   constructor(
     address: TCPAddress,
@@ -78,12 +80,13 @@ export class TCPServer extends StreamServer<InetAddress, InetAddress> {
     this.#options = options;
   }
 
-  /** The bound address with the real port; before `listen()`, the requested one. */
+  /** The bound address with the real port (still after close); before `listen()`, the requested one. */
   get serverAddress(): InetAddress {
     const bound = this._listener?.address();
     if (bound !== null && typeof bound === 'object') {
-      return { host: bound.address, port: bound.port, family: familyOf(bound.family) };
+      this.#bound = { host: bound.address, port: bound.port, family: familyOf(bound.family) };
     }
+    if (this.#bound !== undefined) return this.#bound;
     const { host, port } = this.requestedAddress;
     return { host, port, family: net.isIPv6(host) ? 'IPv6' : 'IPv4' };
   }

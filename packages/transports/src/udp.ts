@@ -63,6 +63,8 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
   readonly requestedAddress: Readonly<UDPAddress>;
   readonly #options: UDPServerOptions;
   #socket: dgram.Socket | undefined;
+  /** The address as bound, kept after close. */
+  #bound: InetAddress | undefined;
 
   constructor(
     address: UDPAddress,
@@ -77,12 +79,9 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
     this.#options = options;
   }
 
-  /** The bound address with the real port; before `listen()`, the requested one. */
+  /** The bound address with the real port (still after close); before `listen()`, the requested one. */
   get serverAddress(): InetAddress {
-    if (this.#socket !== undefined) {
-      const bound = this.#socket.address();
-      return { host: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
-    }
+    if (this.#bound !== undefined) return this.#bound;
     const { host, port } = this.requestedAddress;
     return { host, port, family: net.isIPv6(host) ? 'IPv6' : 'IPv4' };
   }
@@ -121,6 +120,8 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
       socket.close();
       throw toListenError(error, described);
     }
+    const bound = socket.address();
+    this.#bound = { host: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
     socket.on('error', (error) => this._serverError(error));
     socket.on('message', (packet, remote) => {
       this._receive(packet, { host: remote.address, port: remote.port, family: remote.family === 'IPv6' ? 'IPv6' : 'IPv4' }, socket);
