@@ -57,9 +57,20 @@ export class StreamWriter {
     const sink = this.#sink;
     if (sink.destroyed || sink.writableEnded) return Promise.reject(this.#closedError());
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-    if (sink.write(data) || !overHighWaterMark(sink)) return Promise.resolve(length);
+    if (sink.write(data) || !overHighWaterMark(sink)) {
+      // A peer that reads as fast as we write never makes us wait for 'drain'; without a pause
+      // now and then, a writing loop would keep the event loop from every other connection.
+      this.#burst += length;
+      if (this.#burst < YIELD_EVERY_BYTES) return Promise.resolve(length);
+      this.#burst = 0;
+      return new Promise((resolve) => setImmediate(resolve, length));
+    }
+    this.#burst = 0;
     return this.#drain().then(() => length);
   }
+
+  /** Bytes written since this writer last let the event loop run. */
+  #burst = 0;
 
   /**
    * Queues `data` without waiting for the peer, and returns how many bytes are now waiting to be
@@ -113,8 +124,15 @@ export class StreamWriter {
     let total = 0;
     for await (const chunk of source) {
       if (sink.destroyed || sink.writableEnded) throw this.#closedError();
-      total += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-      if (!sink.write(chunk) && overHighWaterMark(sink)) await this.#drain();
+      const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+      total += length;
+      if (!sink.write(chunk) && overHighWaterMark(sink)) {
+        this.#burst = 0;
+        await this.#drain();
+      } else if ((this.#burst += length) >= YIELD_EVERY_BYTES) {
+        this.#burst = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
     return total;
   }
@@ -175,6 +193,9 @@ export class StreamWriter {
     this.#error ??= error;
   };
 }
+
+/** How many bytes a writer may hand over without waiting before it lets other work run. */
+const YIELD_EVERY_BYTES = 1024 * 1024;
 
 /**
  * True while the socket holds more unsent bytes than its high-water mark. `write()` returns false

@@ -69,6 +69,19 @@ describe('StreamWriter', () => {
     expect((await received).length).toBe(200 * 64 * 1024);
   });
 
+  test('a writing loop lets the event loop run even when the peer keeps up', async () => {
+    await using p = await pair();
+    const writer = new StreamWriter(p.socket);
+    p.client.on('data', () => {});
+    let immediateRanAt = -1;
+    let written = 0;
+    setImmediate(() => (immediateRanAt = written));
+    const chunk = Buffer.alloc(64 * 1024);
+    for (; written < 128; written++) await writer.write(chunk); // 8 MiB
+    expect(immediateRanAt).toBeGreaterThanOrEqual(0);
+    expect(immediateRanAt).toBeLessThanOrEqual(16); // within the first MiB, before any buffer fills
+  });
+
   test('writes after the peer reset reject with ConnectionClosedError carrying the cause', async () => {
     await using p = await pair();
     const writer = new StreamWriter(p.socket);
