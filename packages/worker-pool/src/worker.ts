@@ -5,6 +5,7 @@
  * @module
  */
 import type net from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { RequestAbortedError, formatAddress, kDatagramReply, kRequestContext, type DatagramReply, type RequestHandler } from '@sockserve/core';
 import { discardUntilClosed, endSocket } from '@sockserve/transports';
 import { pino, type Logger } from 'pino';
@@ -22,6 +23,13 @@ const send = (message: FromWorker, callback?: () => void): void => {
 
 // No orphans: when the parent goes away (even by SIGKILL), the IPC channel closes.
 process.on('disconnect', () => process.exit(0));
+// A handler stuck in a busy loop never gets to see that event, so a thread of our own watches
+// the parent too, and ends this process when it is gone.
+new Worker(
+  `const { workerData } = require('node:worker_threads');
+   setInterval(() => { if (process.ppid !== workerData.parent) process.kill(process.pid, 'SIGKILL'); }, 250);`,
+  { eval: true, workerData: { parent: process.ppid } },
+).unref();
 
 const log: Logger = pino(
   { level: config.level, base: { worker: config.id } },

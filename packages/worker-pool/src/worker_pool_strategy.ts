@@ -80,7 +80,7 @@ const MAX_BACKOFF_MS = 5_000;
  *
  * A worker that crashes is replaced (with backoff when it keeps crashing); its in-flight requests
  * reach `handleError()` with `WorkerCrashedError`, and serving goes on. Workers exit when the
- * parent does, even when the parent is killed with SIGKILL.
+ * parent does, even when the parent is killed with SIGKILL while a handler is stuck in a loop.
  *
  * @example
  * ```ts

@@ -221,7 +221,7 @@ describe('WorkerPoolStrategy lifecycle', () => {
     expect(() => new WorkerPoolStrategy({ module: '' })).toThrow(/import\.meta\.url/);
   });
 
-  test.skipIf(process.platform !== 'linux')('killing the parent with SIGKILL leaves no worker behind', async () => {
+  test.skipIf(process.platform !== 'linux')('killing the parent with SIGKILL leaves no worker behind, even one stuck in a loop', async () => {
     const parent = spawn(process.execPath, [new URL('./fixtures/parent.js', import.meta.url).pathname], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -233,8 +233,13 @@ describe('WorkerPoolStrategy lifecycle', () => {
         if (out.includes('\n')) resolve(out);
       });
     });
-    const pids = line.trim().split(' ').slice(1).map(Number);
-    expect(pids).toHaveLength(2);
+    const [, first, second, , port] = line.trim().split(' ');
+    const pids = [Number(first), Number(second)];
+    // One worker is stuck in a busy loop and will never read its IPC channel again.
+    const spinner = net.connect(Number(port), '127.0.0.1');
+    spinner.on('error', () => {});
+    spinner.write('spin\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
     parent.kill('SIGKILL');
     await exited;
     const alive = (pid: number): boolean => {
@@ -246,5 +251,6 @@ describe('WorkerPoolStrategy lifecycle', () => {
       }
     };
     await until(() => pids.every((pid) => !alive(pid)), 2_000);
+    spinner.destroy();
   });
 });
