@@ -103,13 +103,21 @@ with socketserver.UnixDatagramServer(sys.argv[1], Handler) as server:
     );
     child.stdout.once('data', () => ready.open());
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    await ready.promise;
-    using client = new UnixDatagramSocket().bind(dir.file('node-client.sock'));
-    await client.sendTo('hi', serverPath);
-    const reply = await client.receive();
-    expect(reply.data.toString()).toBe('python got hi');
-    expect(reply.sender).toBe(serverPath);
-    expect(await exited).toBe(0);
+    try {
+      await ready.promise;
+      using client = new UnixDatagramSocket().bind(dir.file('node-client.sock'));
+      await client.sendTo('hi', serverPath);
+      const reply = await client.receive();
+      expect(reply.data.toString()).toBe('python got hi');
+      expect(reply.sender).toBe(serverPath);
+      expect(await exited).toBe(0);
+    } finally {
+      // Never leave the Python server behind, whatever failed above.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill();
+        await exited;
+      }
+    }
   });
 });
 
