@@ -4,7 +4,6 @@ import {
   SequentialStrategy,
   TCPServer,
   UnixStreamServer,
-  type BaseServerOptions,
   type ClientAddress,
   type InetAddress,
   type ConcurrencyStrategy,
@@ -24,16 +23,11 @@ export interface TransportCase {
     Handler: RequestHandlerClass<net.Socket, never>,
     options?: StreamServerOptions,
   ): { server: AnyStreamServer } & AsyncDisposable;
-  /** Server classes to subclass in tests. */
-  Server: typeof TCPServer | typeof UnixStreamServer;
-  address(): unknown;
 }
 
 function tcp(name: string, host: string): TransportCase {
   return {
     name,
-    Server: TCPServer,
-    address: () => ({ host, port: 0 }),
     create(Handler, options) {
       const server = new TCPServer({ host, port: 0 }, Handler as never, options) as unknown as AnyStreamServer;
       return { server, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
@@ -47,8 +41,6 @@ function unix(name: string, abstract: boolean): TransportCase {
     abstract ? `\0sockserve-test-${process.pid}-${Date.now()}-${counter++}` : dir.file(`s${counter++}.sock`);
   return {
     name,
-    Server: UnixStreamServer,
-    address: () => makePath(tempDir()),
     create(Handler, options) {
       const dir = tempDir();
       const server = new UnixStreamServer(makePath(dir), Handler as never, options) as unknown as AnyStreamServer;
@@ -83,4 +75,3 @@ export const strategies: StrategyCase[] = [
   { name: 'SequentialStrategy', create: () => new SequentialStrategy(), concurrent: false },
 ];
 
-export type { BaseServerOptions };

@@ -10,7 +10,7 @@ import { InvalidArgumentError, RequestAbortedError, ServerClosedError } from './
 import { EventLoopStrategy } from './event_loop_strategy.js';
 import { createLogger, type LoggerOption } from './logger.js';
 import type { ConcurrencyStrategy, RequestJob } from './strategy.js';
-import type { Awaitable, ClientAddress, InetAddress, RequestHandlerClass } from './types.js';
+import type { Awaitable, ClientAddress, InetAddress, RequestHandler, RequestHandlerClass } from './types.js';
 
 /**
  * The key under which a server hands a handler its per-request context (`signal`, `log`).
@@ -200,6 +200,27 @@ class InFlight<Request, Address> implements RequestContext {
 
   get log(): Logger {
     return (this.#log ??= this.serverLog.child({ client: formatAddress(this.clientAddress) }));
+  }
+}
+
+/**
+ * Runs a handler's lifecycle: `setup()`, then `handle()`, then `finish()` in `finally` (skipped
+ * when `setup()` throws), awaiting only what returns a promise. Servers and pool workers use it.
+ *
+ * @example
+ * ```ts
+ * await runHandler(new EchoHandler(socket, clientAddress, server));
+ * ```
+ */
+export async function runHandler(handler: RequestHandler): Promise<void> {
+  const setup = handler.setup?.();
+  if (isPromise(setup)) await setup;
+  try {
+    const handled = handler.handle();
+    if (isPromise(handled)) await handled;
+  } finally {
+    const finished = handler.finish?.();
+    if (isPromise(finished)) await finished;
   }
 }
 
@@ -709,16 +730,7 @@ export abstract class BaseServer<
    * ```
    */
   async finishRequest(request: Request, clientAddress: Address): Promise<void> {
-    const handler = new this.RequestHandlerClass(request, clientAddress, this);
-    const setup = handler.setup?.();
-    if (isPromise(setup)) await setup;
-    try {
-      const handled = handler.handle();
-      if (isPromise(handled)) await handled;
-    } finally {
-      const finished = handler.finish?.();
-      if (isPromise(finished)) await finished;
-    }
+    await runHandler(new this.RequestHandlerClass(request, clientAddress, this));
   }
 
   /**

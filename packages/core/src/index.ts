@@ -12,6 +12,7 @@ export {
   BaseServer,
   formatAddress,
   kRequestContext,
+  runHandler,
   type BaseServerOptions,
   type CloseReport,
   type DropInfo,

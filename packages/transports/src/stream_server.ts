@@ -130,7 +130,6 @@ export abstract class StreamServer<
     server.on('error', (error) => this._serverError(error));
     server.on('connection', this.#onConnection);
     this.#server = server;
-    void this.serverAddress; // let the transport note the bound address while it can
     try {
       await this._afterBind();
     } catch (error) {

@@ -82,13 +82,16 @@ export class TCPServer extends StreamServer<InetAddress, InetAddress> {
 
   /** The bound address with the real port (still after close); before `listen()`, the requested one. */
   get serverAddress(): InetAddress {
+    if (this.#bound !== undefined) return this.#bound;
+    const { host, port } = this.requestedAddress;
+    return { host, port, family: net.isIPv6(host) ? 'IPv6' : 'IPv4' };
+  }
+
+  protected override async _afterBind(): Promise<void> {
     const bound = this._listener?.address();
     if (bound !== null && typeof bound === 'object') {
       this.#bound = { host: bound.address, port: bound.port, family: familyOf(bound.family) };
     }
-    if (this.#bound !== undefined) return this.#bound;
-    const { host, port } = this.requestedAddress;
-    return { host, port, family: net.isIPv6(host) ? 'IPv6' : 'IPv4' };
   }
 
   protected override _listenOptions(): net.ListenOptions {

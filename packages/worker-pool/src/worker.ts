@@ -6,7 +6,7 @@
  */
 import type net from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { RequestAbortedError, formatAddress, kDatagramReply, kRequestContext, type DatagramReply, type RequestHandler } from '@sockserve/core';
+import { RequestAbortedError, formatAddress, runHandler, kDatagramReply, kRequestContext, type DatagramReply, type RequestHandler } from '@sockserve/core';
 import { discardUntilClosed, endSocket } from '@sockserve/transports';
 import { pino, type Logger } from 'pino';
 import { CONFIG_ENV, toWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
@@ -25,11 +25,14 @@ const send = (message: FromWorker, callback?: () => void): void => {
 process.on('disconnect', () => process.exit(0));
 // A handler stuck in a busy loop never gets to see that event, so a thread of our own watches
 // the parent too, and ends this process when it is gone.
-new Worker(
+const watchdog = new Worker(
   `const { workerData } = require('node:worker_threads');
-   setInterval(() => { if (process.ppid !== workerData.parent) process.kill(process.pid, 'SIGKILL'); }, 250);`,
+   setInterval(() => { if (process.ppid !== workerData.parent) process.kill(process.pid, 'SIGKILL'); }, 100);`,
   { eval: true, workerData: { parent: process.ppid } },
-).unref();
+);
+watchdog.unref();
+// Ready only once the watchdog runs, so no request can start before it.
+const watching = new Promise((resolve) => watchdog.once('online', resolve));
 
 const log: Logger = pino(
   { level: config.level, base: { worker: config.id } },
@@ -83,13 +86,7 @@ async function run(rid: number, request: object, clientAddress: unknown, socket:
   });
   running.set(rid, { controller, socket });
   try {
-    const handler = new Handler(request, clientAddress, standIn);
-    if (handler.setup !== undefined) await handler.setup();
-    try {
-      await handler.handle();
-    } finally {
-      if (handler.finish !== undefined) await handler.finish();
-    }
+    await runHandler(new Handler(request, clientAddress, standIn));
     return undefined;
   } catch (error) {
     return controller.signal.aborted ? undefined : (error ?? new Error('undefined was thrown'));
@@ -149,4 +146,5 @@ process.on('message', (message: ToWorker, handle?: unknown) => {
   }
 });
 
+await watching;
 send({ t: 'ready' });
