@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import { UnixDatagramSocket } from '@sockserve/unix-dgram';
 import { DatagramRequestHandler, SocketError, UDPServer, UnixDatagramServer } from 'sockserve';
-import { gate, tempDir } from '../../../test/helpers/net.js';
+import { gate, tempDir, until } from '../../../test/helpers/net.js';
 
 /** Runs a Python script and resolves with its stdout; rejects on a non-zero exit. */
 function python(script: string, ...args: string[]): Promise<string> {
@@ -199,6 +199,24 @@ describe('Unix datagram sockets', () => {
     expect(await dropped.promise).toMatchObject({ reason: 'truncated', clientAddress: { path: dir.file('client.sock') } });
     await client.sendTo('fits', server.serverAddress);
     expect((await client.receive()).data.toString()).toBe('FITS');
+  });
+
+  test('a paused socket leaves datagrams queued, still sends, and gets them on resume', async () => {
+    using dir = tempDir();
+    using server = new UnixDatagramSocket().bind(dir.file('paused.sock'));
+    using client = new UnixDatagramSocket().bind(dir.file('client.sock'));
+    const got: string[] = [];
+    server.on('message', (data) => got.push(data.toString()));
+    server.pause();
+    await client.sendTo('one', dir.file('paused.sock'));
+    await client.sendTo('two', dir.file('paused.sock'));
+    await server.sendTo('from a paused socket', dir.file('client.sock'));
+    expect((await client.receive()).data.toString()).toBe('from a paused socket');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(got).toEqual([]);
+    server.resume();
+    await until(() => got.length === 2);
+    expect(got).toEqual(['one', 'two']);
   });
 
   test('a child process adopts an inherited descriptor and serves on it', async () => {

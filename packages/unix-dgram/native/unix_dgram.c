@@ -380,6 +380,21 @@ static napi_value js_ref(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// pause(handle, boolean): stop (or restart) watching for datagrams; sends and the descriptor are
+// unaffected, so a process can keep a socket open for children that read it.
+static napi_value js_pause(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  unix_dgram_t* self = unwrap(env, argv[0]);
+  if (self == NULL || !self->polling || self->closed) return NULL;
+  bool paused = true;
+  napi_get_value_bool(env, argv[1], &paused);
+  if (paused) uv_poll_stop(&self->poll);
+  else uv_poll_start(&self->poll, self->events, poll_cb);
+  return NULL;
+}
+
 // localAddress(handle): the bound path or abstract name, or null
 static napi_value js_local_address(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -445,6 +460,7 @@ NAPI_MODULE_INIT() {
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"sendTo", NULL, js_send_to, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
+      {"pause", NULL, js_pause, NULL, NULL, NULL, napi_default, NULL},
       {"localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_default, NULL},
       {"fd", NULL, js_fd, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},

@@ -33,6 +33,7 @@ interface Addon {
   ): void;
   sendTo(handle: object, data: Buffer, path: string): string;
   ref(handle: object, ref: boolean): void;
+  pause(handle: object, paused: boolean): void;
   localAddress(handle: object): string | null;
   fd(handle: object): number;
   close(handle: object): void;
@@ -309,6 +310,27 @@ export class UnixDatagramSocket extends TypedEventEmitter implements Disposable 
    */
   unref(): this {
     if (!this.#closed) this.#addon.ref(this.#handle, false);
+    return this;
+  }
+
+  /**
+   * Stops receiving: datagrams stay queued in the kernel (for another process that shares the
+   * descriptor, say) until `resume()`. Sending still works, and the descriptor stays open.
+   *
+   * @example
+   * ```ts
+   * const child = fork('reader.js', { stdio: ['inherit', 'inherit', 'inherit', 'ipc', socket.fd] });
+   * socket.pause(); // the child reads from now on
+   * ```
+   */
+  pause(): this {
+    if (!this.#closed) this.#addon.pause(this.#handle, true);
+    return this;
+  }
+
+  /** Undoes `pause()`. */
+  resume(): this {
+    if (!this.#closed) this.#addon.pause(this.#handle, false);
     return this;
   }
 
