@@ -9,7 +9,7 @@ import type * as TypedEmitterModule from 'typed-emitter';
 import { InvalidArgumentError, RequestAbortedError, ServerClosedError } from './errors.js';
 import { EventLoopStrategy } from './event_loop_strategy.js';
 import { createLogger, type LoggerOption } from './logger.js';
-import type { ConcurrencyStrategy, RequestJob } from './strategy.js';
+import { kRemoteRequests, type ConcurrencyStrategy, type RemoteRequests, type RequestJob } from './strategy.js';
 import type { Awaitable, ClientAddress, InetAddress, RequestHandler, RequestHandlerClass } from './types.js';
 
 /**
@@ -662,16 +662,21 @@ export abstract class BaseServer<
         GRACE_AFTER_ABORT_MS,
       );
     }
-    const remaining = timeout === undefined ? undefined : Math.max(0, timeout - (Date.now() - started));
-    await this._closeLingering(remaining);
+    const remaining = (): number | undefined => (timeout === undefined ? undefined : Math.max(0, timeout - (Date.now() - started)));
+    await this._closeLingering(remaining());
     await this._unbind().catch((error: unknown) => this.log.warn({ err: error }, 'Closing the listener failed'));
+    let elsewhere: CloseReport | void = undefined;
     try {
-      await this.concurrency.close?.();
+      const left = remaining();
+      elsewhere = await this.concurrency.close?.(left === undefined ? {} : { timeout: left });
     } catch (error) {
       this.log.warn({ err: error }, 'Closing the concurrency strategy failed');
     }
     this.#state = 'closed';
-    const report: CloseReport = { completed: records.length - late.length, aborted: late.length };
+    const report: CloseReport = {
+      completed: records.length - late.length + (elsewhere?.completed ?? 0),
+      aborted: late.length + (elsewhere?.aborted ?? 0),
+    };
     this.#emit('close', report);
     return report;
   }
@@ -800,6 +805,28 @@ export abstract class BaseServer<
 
   // ---------------------------------------------------------------------------------------------
   // Request path
+
+  /** @internal For strategies that receive and handle requests in other processes. */
+  get [kRemoteRequests](): RemoteRequests {
+    return {
+      watchRequestListeners: (callback) => {
+        const check = (event: string | symbol): void => {
+          if (event === 'request') queueMicrotask(() => callback(this.listenerCount('request') > 0));
+        };
+        this.on('newListener' as never, check as never);
+        this.on('removeListener' as never, check as never);
+        callback(this.listenerCount('request') > 0);
+      },
+      seen: (clientAddresses) => {
+        for (const clientAddress of clientAddresses) this.#emit('request', clientAddress as Address);
+      },
+      failed: async (request, clientAddress, error) => {
+        const record = new InFlight(request as Request, clientAddress as Address, this.log);
+        await this.#report(record, error);
+      },
+      dropped: (info, message) => this._dropped(info as DropInfo<Address>, message),
+    };
+  }
 
   /** @internal */
   [kRequestContext](request: unknown): RequestContext | undefined {

@@ -43,7 +43,15 @@ export { EventLoopStrategy, type EventLoopStrategyOptions } from './event_loop_s
 export { createLogger, type LoggerOption } from './logger.js';
 export { kDatagramReply, type DatagramReply } from './datagram_reply.js';
 export { SequentialStrategy } from './sequential_strategy.js';
-export type { ConcurrencyStrategy, RequestJob, StrategyHost } from './strategy.js';
+export {
+  kRemoteRequests,
+  kShareSocket,
+  type ConcurrencyStrategy,
+  type RemoteRequests,
+  type RequestJob,
+  type SharedDatagramSocket,
+  type StrategyHost,
+} from './strategy.js';
 export type {
   Awaitable,
   ClientAddress,

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { CloseReport, DropInfo, ServerCloseOptions } from './base_server.js';
 import type { Awaitable, HandlerServer } from './types.js';
 
 /**
@@ -47,6 +48,85 @@ export interface RequestJob<Request = unknown, Address = unknown> {
 export interface StrategyHost extends HandlerServer {
   /** The handler class the server was created with. */
   readonly RequestHandlerClass: abstract new (...args: never[]) => unknown;
+  /** Lends a datagram server's socket to a strategy that reads it in other processes. */
+  readonly [kShareSocket]?: () => SharedDatagramSocket;
+  /** Lets a strategy report requests it received and handled in other processes. */
+  readonly [kRemoteRequests]?: RemoteRequests;
+}
+
+/**
+ * The key of {@link StrategyHost}'s socket-sharing method, which datagram servers implement.
+ *
+ * @example
+ * ```ts
+ * const share = server[kShareSocket]?.();
+ * if (share?.kind === 'unix') console.log('descriptor', share.fd);
+ * ```
+ */
+export const kShareSocket: unique symbol = Symbol.for('sockserve.shareSocket') as never;
+
+/**
+ * The key of {@link StrategyHost}'s {@link RemoteRequests}, which every `BaseServer` has.
+ *
+ * @example
+ * ```ts
+ * server[kRemoteRequests]?.seen([{ host: '127.0.0.1', port: 5353, family: 'IPv4' }]);
+ * ```
+ */
+export const kRemoteRequests: unique symbol = Symbol.for('sockserve.remoteRequests') as never;
+
+/**
+ * A datagram server's bound socket, lent to a strategy whose workers read it themselves
+ * (`WorkerPoolStrategy` with `datagrams: 'shared'`). The server keeps owning the address: it
+ * removes a Unix path on close; a UDP port is free once every process closed its copy.
+ *
+ * @example
+ * ```ts
+ * const share = server[kShareSocket]!();
+ * child.send({ t: 'share' }, share.socket as dgram.Socket, () => void share.release());
+ * ```
+ */
+export interface SharedDatagramSocket {
+  /** `'udp'`: `socket` is the bound `dgram.Socket`; `'unix'`: `fd` is the bound descriptor. */
+  readonly kind: 'udp' | 'unix';
+  /** The server's socket object (a `dgram.Socket` for UDP). */
+  readonly socket: unknown;
+  /** The descriptor, for child processes to inherit (Unix only). */
+  readonly fd: number | undefined;
+  /** The largest datagram the server handles. */
+  readonly maxDatagramSize: number;
+  /** What a reader in another process needs to open the socket as the server would. */
+  readonly options: Readonly<{ bufferSize?: number; sendTimeout?: number }>;
+  /**
+   * Stops this process reading. UDP closes this process's copy (the workers keep theirs);
+   * Unix stops polling and keeps the descriptor open for workers started later.
+   */
+  release(): Promise<void>;
+  /**
+   * UDP: binds a new socket at the server's address with its options, for when no process
+   * holds the socket any more (every worker died). Unix: rejects (the server keeps its copy).
+   */
+  rebind(): Promise<unknown>;
+}
+
+/**
+ * How a strategy reports requests that another process received, handled or dropped, so that the
+ * server's events and `handleError()` still see them.
+ *
+ * @example
+ * ```ts
+ * host[kRemoteRequests]?.watchRequestListeners((wanted) => broadcast({ t: 'events', wanted }));
+ * ```
+ */
+export interface RemoteRequests {
+  /** Calls `callback` now and whenever `'request'` listeners come or go: report them only when wanted. */
+  watchRequestListeners(callback: (wanted: boolean) => void): void;
+  /** Fires `'request'` for each client address. */
+  seen(clientAddresses: readonly unknown[]): void;
+  /** Fires `'requestError'` and calls `handleError(request, clientAddress, error)`. Never rejects. */
+  failed(request: unknown, clientAddress: unknown, error: unknown): Promise<void>;
+  /** Logs the drop and fires `'dropped'`. */
+  dropped(info: DropInfo<unknown>, message: string): void;
 }
 
 /**
@@ -70,6 +150,10 @@ export interface ConcurrencyStrategy {
   open?(server: StrategyHost): Awaitable<void>;
   /** Runs one request; see the contract above. */
   schedule(job: RequestJob): Promise<void>;
-  /** Releases what `open()` acquired. */
-  close?(): Awaitable<void>;
+  /**
+   * Releases what `open()` acquired, within `options.timeout` ms when set. A strategy that ran
+   * requests the server did not track itself returns their count, which the server adds to its
+   * close report.
+   */
+  close?(options?: ServerCloseOptions): Awaitable<void | CloseReport>;
 }

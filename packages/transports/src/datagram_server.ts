@@ -7,11 +7,13 @@ import {
   BaseServer,
   InvalidArgumentError,
   kDatagramReply,
+  kShareSocket,
   type BaseServerOptions,
   type ClientAddress,
   type DatagramReply,
   type InetAddress,
   type RequestHandlerClass,
+  type SharedDatagramSocket,
 } from '@sockserve/core';
 
 /**
@@ -76,6 +78,14 @@ export abstract class DatagramServer<
       );
     }
     this.maxDatagramSize = maxDatagramSize;
+  }
+
+  /** Lends the bound socket to a strategy that reads it in other processes. */
+  protected abstract _share(): SharedDatagramSocket;
+
+  /** @internal */
+  [kShareSocket](): SharedDatagramSocket {
+    return this._share();
   }
 
   /** Sends one datagram from `socket` to `address`. */

@@ -5,7 +5,14 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { InvalidArgumentError, toListenError, type InetAddress, type RequestHandlerClass } from '@sockserve/core';
+import {
+  InvalidArgumentError,
+  InvalidStateError,
+  toListenError,
+  type InetAddress,
+  type RequestHandlerClass,
+  type SharedDatagramSocket,
+} from '@sockserve/core';
 import { DatagramServer, type DatagramRequest, type DatagramServerOptions } from './datagram_server.js';
 import type { TCPAddress } from './tcp.js';
 
@@ -100,6 +107,23 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
     if (typeof host !== 'string' || host.length === 0) {
       throw new InvalidArgumentError(`Expected \`host\` to be a non-empty string, got \`${String(host)}\``);
     }
+    let socket: dgram.Socket;
+    try {
+      socket = await this.#open(host, port);
+    } catch (error) {
+      throw toListenError(error, described);
+    }
+    const bound = socket.address();
+    this.#bound = { host: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+    socket.on('error', (error) => this._serverError(error));
+    socket.on('message', (packet, remote) => {
+      this._receive(packet, { host: remote.address, port: remote.port, family: remote.family === 'IPv6' ? 'IPv6' : 'IPv4' }, socket);
+    });
+    this.#socket = socket;
+  }
+
+  /** A socket bound at `host:port` with the server's options (no listeners attached). */
+  async #open(host: string, port: number): Promise<dgram.Socket> {
     const { reuseAddress = false, ipv6Only = false, recvBufferSize, sendBufferSize } = this.#options;
     const socket = dgram.createSocket({
       type: net.isIPv6(host) ? 'udp6' : 'udp4',
@@ -118,15 +142,28 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
       });
     } catch (error) {
       socket.close();
-      throw toListenError(error, described);
+      throw error;
     }
-    const bound = socket.address();
-    this.#bound = { host: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
-    socket.on('error', (error) => this._serverError(error));
-    socket.on('message', (packet, remote) => {
-      this._receive(packet, { host: remote.address, port: remote.port, family: remote.family === 'IPv6' ? 'IPv6' : 'IPv4' }, socket);
-    });
-    this.#socket = socket;
+    return socket;
+  }
+
+  protected override _share(): SharedDatagramSocket {
+    const socket = this.#socket;
+    const bound = this.#bound;
+    if (socket === undefined || bound === undefined) throw new InvalidStateError('Only a listening UDPServer can share its socket');
+    return {
+      kind: 'udp',
+      socket,
+      fd: undefined,
+      maxDatagramSize: this.maxDatagramSize,
+      options: {},
+      release: async () => {
+        if (this.#socket !== socket) return;
+        this.#socket = undefined;
+        await new Promise<void>((resolve) => socket.close(() => resolve()));
+      },
+      rebind: () => this.#open(bound.host, bound.port),
+    };
   }
 
   protected override async _unbind(): Promise<void> {

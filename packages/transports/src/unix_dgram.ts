@@ -6,9 +6,11 @@
 import {
   AddonUnavailableError,
   InvalidArgumentError,
+  InvalidStateError,
   SocketError,
   toListenError,
   type RequestHandlerClass,
+  type SharedDatagramSocket,
   type UnixAddress,
 } from '@sockserve/core';
 import type { UnixDatagramSocket } from '@sockserve/unix-dgram';
@@ -137,6 +139,23 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
     );
     socket.on('error', (error) => this._serverError(error));
     this.#socket = socket;
+  }
+
+  protected override _share(): SharedDatagramSocket {
+    const socket = this.#socket;
+    if (socket === undefined) throw new InvalidStateError('Only a listening UnixDatagramServer can share its socket');
+    const { bufferSize, sendTimeout } = this.#options;
+    return {
+      kind: 'unix',
+      socket,
+      fd: socket.fd,
+      maxDatagramSize: this.maxDatagramSize,
+      options: { ...(bufferSize === undefined ? {} : { bufferSize }), ...(sendTimeout === undefined ? {} : { sendTimeout }) },
+      release: async () => {
+        socket.pause();
+      },
+      rebind: () => Promise.reject(new InvalidStateError('A Unix datagram server keeps its descriptor: there is nothing to rebind')),
+    };
   }
 
   protected override async _unbind(): Promise<void> {

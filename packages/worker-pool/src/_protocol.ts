@@ -13,7 +13,24 @@ export interface WorkerConfig {
   serverAddress: unknown;
   level: string;
   lingerTimeout: number;
+  /** Set when workers read the server's datagram socket themselves (`datagrams: 'shared'`). */
+  datagrams?: SharedDatagrams;
 }
+
+/** How a worker reads a shared datagram socket. */
+export interface SharedDatagrams {
+  kind: 'udp' | 'unix';
+  /** Unix: the inherited descriptor. UDP: the socket arrives later as a handle (`share`). */
+  fd?: number;
+  maxDatagramSize: number;
+  bufferSize?: number;
+  sendTimeout?: number;
+  /** Whether the parent has `'request'` listeners (then workers report the requests they read). */
+  requestEvents: boolean;
+}
+
+/** The descriptor number a worker inherits a shared Unix datagram socket at. */
+export const SHARED_FD = 4;
 
 /** An error as it crosses the process boundary. */
 export interface WireError {
@@ -25,16 +42,33 @@ export interface WireError {
 
 export type ToWorker =
   | { t: 'stream'; rid: number; clientAddress: unknown }
-  | { t: 'datagram'; rid: number; clientAddress: unknown; packet: Uint8Array }
+  /** `own`: reply through the worker's shared socket rather than returning the reply. */
+  | { t: 'datagram'; rid: number; clientAddress: unknown; packet: Uint8Array; own?: boolean }
   | { t: 'abort'; rid: number }
-  | { t: 'stop' };
+  /** Sent with the UDP socket as its handle: read it from now on. */
+  | { t: 'share' }
+  /** Send the shared UDP socket back (for a worker started later). */
+  | { t: 'lend'; id: number }
+  /** A datagram the parent read from a socket it held for a moment: handle it as your own. */
+  | { t: 'packet'; clientAddress: unknown; packet: Uint8Array }
+  | { t: 'events'; wanted: boolean }
+  | { t: 'stop'; timeout?: number };
 
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'fail'; error: WireError }
   | { t: 'done'; rid: number; error?: WireError; reply?: Uint8Array }
   | { t: 'log'; line: string }
-  | { t: 'shutdown' };
+  | { t: 'shutdown' }
+  /** Sent with the shared UDP socket as its handle, in answer to `lend`. */
+  | { t: 'lent'; id: number }
+  /** Requests the worker read from the shared socket (only while the parent wants them). */
+  | { t: 'seen'; clients: unknown[] }
+  /** A request the worker read itself failed. */
+  | { t: 'failed'; clientAddress: unknown; packet: Uint8Array; error: WireError }
+  | { t: 'dropped'; reason: 'too-large' | 'truncated'; clientAddress: unknown; size: number; message: string }
+  /** The requests the worker read itself that were in flight at `stop`. */
+  | { t: 'stopped'; completed: number; aborted: number };
 
 export const CONFIG_ENV = 'SOCKSERVE_WORKER_CONFIG';
 

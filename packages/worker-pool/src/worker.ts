@@ -4,9 +4,21 @@
  *
  * @module
  */
+import type dgram from 'node:dgram';
 import type net from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { RequestAbortedError, formatAddress, runHandler, kDatagramReply, kRequestContext, type DatagramReply, type RequestHandler } from '@sockserve/core';
+import {
+  RequestAbortedError,
+  SocketError,
+  formatAddress,
+  runHandler,
+  kDatagramReply,
+  kRequestContext,
+  type DatagramReply,
+  type InetAddress,
+  type RequestHandler,
+  type UnixAddress,
+} from '@sockserve/core';
 import { discardUntilClosed, endSocket } from '@sockserve/transports';
 import { pino, type Logger } from 'pino';
 import { CONFIG_ENV, toWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
@@ -59,11 +71,18 @@ try {
 interface Running {
   controller: AbortController;
   socket: net.Socket | undefined;
+  /** Settles when the handler is done. */
+  done: Promise<void>;
+  finished: boolean;
 }
 
+/** Requests in flight: ids from the parent are positive, those of datagrams read here negative. */
 const running = new Map<number, Running>();
 const contexts = new WeakMap<object, { signal: AbortSignal; readonly log: Logger }>();
 let stopping = false;
+/** The stop report went out: the worker may exit once nothing runs. */
+let stopReported = false;
+let nextLocal = -1;
 
 /** What handlers see as `this.server`. */
 const standIn = {
@@ -84,19 +103,28 @@ async function run(rid: number, request: object, clientAddress: unknown, socket:
       return (child ??= log.child({ client: formatAddress(clientAddress) }));
     },
   });
-  running.set(rid, { controller, socket });
+  let settle!: () => void;
+  const entry: Running = { controller, socket, done: new Promise((resolve) => (settle = resolve)), finished: false };
+  running.set(rid, entry);
   try {
     await runHandler(new Handler(request, clientAddress, standIn));
     return undefined;
   } catch (error) {
     return controller.signal.aborted ? undefined : (error ?? new Error('undefined was thrown'));
+  } finally {
+    entry.finished = true;
+    settle();
   }
+}
+
+function maybeExit(): void {
+  if (stopping && stopReported && running.size === 0) process.exit(0);
 }
 
 function finish(rid: number, error: unknown, reply?: Uint8Array): void {
   running.delete(rid);
   send({ t: 'done', rid, ...(error === undefined ? {} : { error: toWire(error) }), ...(reply === undefined ? {} : { reply }) });
-  if (stopping && running.size === 0) process.exit(0);
+  maybeExit();
 }
 
 async function handleStream(rid: number, socket: net.Socket, clientAddress: unknown): Promise<void> {
@@ -123,16 +151,178 @@ async function handleDatagram(rid: number, packet: Buffer, clientAddress: unknow
   finish(rid, error, reply);
 }
 
+// -----------------------------------------------------------------------------------------------
+// Shared datagram sockets: the worker reads the server's socket itself and replies through it.
+
+interface Shared {
+  socket: dgram.Socket | import('@sockserve/unix-dgram').UnixDatagramSocket;
+  reply(data: Buffer, clientAddress: unknown): Promise<void>;
+  pause(): void;
+  close(): void;
+}
+
+const sharing = config.datagrams;
+let shared: Shared | undefined;
+let requestEvents = sharing?.requestEvents ?? false;
+let seen: unknown[] = [];
+
+function reportSeen(): void {
+  const clients = seen;
+  seen = [];
+  send({ t: 'seen', clients });
+}
+
+/** A datagram read from the shared socket (or forwarded by the parent): checked, then handled. */
+function receive(packet: Buffer, clientAddress: unknown): void {
+  if (stopping || shared === undefined) return;
+  if (packet.length > sharing!.maxDatagramSize) {
+    send({
+      t: 'dropped',
+      reason: 'too-large',
+      clientAddress,
+      size: packet.length,
+      message: `Dropped a datagram of ${packet.length} bytes: larger than maxDatagramSize (${sharing!.maxDatagramSize})`,
+    });
+    return;
+  }
+  if (requestEvents) {
+    if (seen.length === 0) setImmediate(reportSeen);
+    seen.push(clientAddress);
+  }
+  const rid = nextLocal--;
+  void handleShared(rid, packet, clientAddress).then((error) => {
+    running.delete(rid);
+    if (error !== undefined) send({ t: 'failed', clientAddress, packet, error: toWire(error) });
+    maybeExit();
+  });
+}
+
+/** Runs a datagram's handler and sends its reply through the shared socket; resolves with the error, if any. */
+async function handleShared(rid: number, packet: Buffer, clientAddress: unknown): Promise<unknown> {
+  const own = shared!;
+  const request: [Buffer, unknown] = [packet, own.socket];
+  let error = await run(rid, request, clientAddress, undefined);
+  const reply = (request as unknown as Partial<Record<typeof kDatagramReply, DatagramReply>>)[kDatagramReply]?.contents();
+  if (reply !== undefined && running.get(rid)?.controller.signal.aborted !== true) {
+    try {
+      await own.reply(reply, clientAddress);
+    } catch (sendError) {
+      error ??= sendError;
+    }
+  }
+  return error;
+}
+
+function shareUdp(socket: dgram.Socket): void {
+  socket.on('message', (packet, remote) =>
+    receive(packet, { host: remote.address, port: remote.port, family: remote.family === 'IPv6' ? 'IPv6' : 'IPv4' }),
+  );
+  socket.on('error', (error) => log.error({ err: error }, 'Shared datagram socket error'));
+  shared = {
+    socket,
+    reply: (data, clientAddress) =>
+      new Promise((resolve, reject) => {
+        const { host, port } = clientAddress as InetAddress;
+        socket.send(data, port, host, (error) => (error ? reject(error) : resolve()));
+      }),
+    pause: () => {}, // dgram cannot stop reading; datagrams read while stopping are dropped
+    close: () => socket.close(),
+  };
+}
+
+async function shareUnix(fd: number): Promise<void> {
+  const { UnixDatagramSocket } = await import('@sockserve/unix-dgram');
+  const socket = UnixDatagramSocket.adopt(fd, {
+    ...(sharing!.bufferSize === undefined ? {} : { bufferSize: sharing!.bufferSize }),
+    ...(sharing!.sendTimeout === undefined ? {} : { sendTimeout: sharing!.sendTimeout }),
+  });
+  socket.on('message', (packet, sender) => receive(packet, { path: sender }));
+  socket.on('truncated', (size, sender) =>
+    send({
+      t: 'dropped',
+      reason: 'truncated',
+      clientAddress: { path: sender },
+      size,
+      message: `Dropped a datagram of ${size} bytes: larger than the receive buffer (bufferSize ${sharing!.bufferSize ?? 262_144})`,
+    }),
+  );
+  socket.on('error', (error) => log.error({ err: error }, 'Shared datagram socket error'));
+  shared = {
+    socket,
+    reply: (data, clientAddress) => {
+      const { path } = clientAddress as UnixAddress;
+      return path === null ? Promise.reject(new SocketError('EDESTADDRREQ', 'sendto', undefined)) : socket.sendTo(data, path);
+    },
+    pause: () => socket.pause(),
+    close: () => socket.close(),
+  };
+}
+
+/** Ends serving: requests read here get until `timeout` ms, then are aborted; the counts go to the parent. */
+async function stop(timeout: number | undefined): Promise<void> {
+  stopping = true;
+  shared?.pause();
+  const local = [...running].filter(([rid]) => rid < 0).map(([, request]) => request);
+  await settleWithin(
+    local.map((request) => request.done),
+    timeout,
+  );
+  const late = local.filter((request) => !request.finished);
+  for (const request of late) request.controller.abort(new RequestAbortedError());
+  if (late.length > 0) {
+    await settleWithin(
+      late.map((request) => request.done),
+      1_000,
+    );
+  }
+  send({ t: 'stopped', completed: local.length - late.length, aborted: late.length }, () => {
+    stopReported = true;
+    maybeExit();
+  });
+}
+
+async function settleWithin(promises: Array<Promise<void>>, ms: number | undefined): Promise<void> {
+  if (promises.length === 0) return;
+  if (ms === undefined) {
+    await Promise.all(promises);
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(promises), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 process.on('message', (message: ToWorker, handle?: unknown) => {
   switch (message.t) {
     case 'stream':
       void handleStream(message.rid, handle as net.Socket, message.clientAddress);
       break;
     case 'datagram': {
-      const { packet } = message;
-      void handleDatagram(message.rid, Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength), message.clientAddress);
+      const { packet, rid, clientAddress } = message;
+      const bytes = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
+      if (message.own === true && shared !== undefined) {
+        void handleShared(rid, bytes, clientAddress).then((error) => finish(rid, error));
+      } else {
+        void handleDatagram(rid, bytes, clientAddress);
+      }
       break;
     }
+    case 'packet': {
+      const { packet } = message;
+      receive(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength), message.clientAddress);
+      break;
+    }
+    case 'share':
+      shareUdp(handle as dgram.Socket);
+      break;
+    case 'lend':
+      if (shared !== undefined && process.connected) {
+        process.send!({ t: 'lent', id: message.id } satisfies FromWorker, shared.socket as dgram.Socket, {}, () => {});
+      }
+      break;
+    case 'events':
+      requestEvents = message.wanted;
+      break;
     case 'abort': {
       const request = running.get(message.rid);
       request?.controller.abort(new RequestAbortedError());
@@ -140,11 +330,18 @@ process.on('message', (message: ToWorker, handle?: unknown) => {
       break;
     }
     case 'stop':
-      stopping = true;
-      if (running.size === 0) process.exit(0);
+      void stop(message.timeout);
       break;
   }
 });
 
 await watching;
+if (sharing?.kind === 'unix' && sharing.fd !== undefined) {
+  try {
+    await shareUnix(sharing.fd);
+  } catch (error) {
+    send({ t: 'fail', error: toWire(error) }, () => process.exit(1));
+    await new Promise(() => {});
+  }
+}
 send({ t: 'ready' });

@@ -4,21 +4,36 @@
  * @module
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import type dgram from 'node:dgram';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
+  BaseServer,
   InvalidArgumentError,
   WorkerCrashedError,
   WorkerStartError,
   kDatagramReply,
+  kRemoteRequests,
+  kShareSocket,
+  type CloseReport,
   type ConcurrencyStrategy,
   type DatagramReply,
   type RequestJob,
+  type ServerCloseOptions,
+  type SharedDatagramSocket,
   type StrategyHost,
 } from '@sockserve/core';
 import type { Logger } from 'pino';
-import { CONFIG_ENV, fromWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
+import {
+  CONFIG_ENV,
+  SHARED_FD,
+  fromWire,
+  type FromWorker,
+  type SharedDatagrams,
+  type ToWorker,
+  type WorkerConfig,
+} from './_protocol.js';
 
 /**
  * Options of {@link WorkerPoolStrategy}.
@@ -42,6 +57,24 @@ export interface WorkerPoolStrategyOptions {
   startTimeout?: number;
   /** ms `serverClose()` waits for workers to exit before killing them. Default: 2000. */
   stopTimeout?: number;
+  /**
+   * How datagram servers (UDP, Unix datagram) feed workers. Stream servers ignore it.
+   *
+   * - `'relay'` (default): the server receives each datagram, runs `verifyRequest()`, fires
+   *   `'request'`, and sends the bytes to a worker; the reply comes back and the server sends it.
+   *   Every server hook and event works as under the other strategies; the parent process does
+   *   the socket work for all workers.
+   * - `'shared'`: every worker reads the server's socket itself and replies through it (UDP
+   *   workers receive the bound socket as a handle, Unix datagram workers inherit its
+   *   descriptor), so the parent is off the datagram path. The server never sees the datagrams:
+   *   overriding `verifyRequest()` is refused at `listen()`; `'request'` events arrive batched
+   *   (only while someone listens); failures still reach `handleError()` and `'requestError'`,
+   *   drops reach `'dropped'`, and `serverClose()` counts and aborts the workers' requests. Workers
+   *   read from `listen()` until `serverClose()`, whether or not `serveForever()` runs, so
+   *   `handleRequest()` does not apply. When a worker crashes, the datagrams it was handling are
+   *   lost without a report (it is logged); its replacement reads the same socket.
+   */
+  datagrams?: 'relay' | 'shared';
 }
 
 interface Pending {
@@ -53,8 +86,12 @@ interface Worker {
   id: number;
   child: ChildProcess;
   ready: boolean;
+  /** Reads the shared datagram socket (shared mode only). */
+  sharing: boolean;
   pending: Map<number, Pending>;
   exited: Promise<void>;
+  /** The worker's stop report (shared mode). */
+  stopped?: (report: CloseReport) => void;
 }
 
 const MAX_BACKOFF_MS = 5_000;
@@ -106,6 +143,13 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
   readonly #exportName: string | undefined;
   readonly #startTimeout: number;
   readonly #stopTimeout: number;
+  readonly #datagrams: 'relay' | 'shared';
+  /** The server's datagram socket, when workers read it themselves. */
+  #share: SharedDatagramSocket | undefined;
+  #requestEvents = false;
+  /** Answers to `lend`, by request id. */
+  readonly #lent = new Map<number, (socket: dgram.Socket | undefined) => void>();
+  #nextLend = 1;
   #pool: Worker[] = [];
   #server: StrategyHost | undefined;
   #log: Logger | undefined;
@@ -122,7 +166,17 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError(`Expected options with a \`module\`, got \`${String(options)}\``);
     }
-    const { module, workers = availableParallelism(), exportName, startTimeout = 10_000, stopTimeout = 2_000 } = options;
+    const {
+      module,
+      workers = availableParallelism(),
+      exportName,
+      startTimeout = 10_000,
+      stopTimeout = 2_000,
+      datagrams = 'relay',
+    } = options;
+    if (datagrams !== 'relay' && datagrams !== 'shared') {
+      throw new InvalidArgumentError(`Expected \`datagrams\` to be 'relay' or 'shared', got \`${String(datagrams)}\``);
+    }
     if (!(typeof module === 'string' || module instanceof URL) || String(module).length === 0) {
       throw new InvalidArgumentError(
         `Expected \`module\` to be the URL of the module that exports the handler class (usually import.meta.url), got \`${String(module)}\``,
@@ -137,6 +191,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     this.#exportName = exportName;
     this.#startTimeout = startTimeout;
     this.#stopTimeout = stopTimeout;
+    this.#datagrams = datagrams;
   }
 
   /** Requests in flight in workers. */
@@ -152,9 +207,30 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
   async open(server: StrategyHost): Promise<void> {
     this.#server = server;
     this.#log = server.log;
+    const share = server[kShareSocket];
+    if (this.#datagrams === 'shared' && share !== undefined) {
+      const verify = (server as unknown as { verifyRequest?: unknown }).verifyRequest;
+      if (verify !== BaseServer.prototype.verifyRequest) {
+        throw new InvalidArgumentError(
+          "The server overrides verifyRequest(), which cannot run when workers read datagrams themselves: use WorkerPoolStrategy({ datagrams: 'relay' }), or check requests in the handler",
+        );
+      }
+      this.#share = share.call(server);
+      server[kRemoteRequests]?.watchRequestListeners((wanted) => {
+        if (wanted === this.#requestEvents) return;
+        this.#requestEvents = wanted;
+        for (const worker of this.#pool) this.#send(worker, { t: 'events', wanted });
+      });
+    }
     const started = Array.from({ length: this.workers }, () => this.#spawn());
     try {
       await Promise.all(started.map((worker) => this.#whenReady(worker)));
+      const share = this.#share;
+      if (share?.kind === 'udp') {
+        await Promise.all(started.map((worker) => this.#giveSocket(worker, share.socket as dgram.Socket)));
+      }
+      // From here on the workers read the socket and the server does not.
+      await share?.release();
     } catch (error) {
       this.#closing = true;
       await Promise.all(this.#pool.map((worker) => this.#kill(worker)));
@@ -183,7 +259,9 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       if (request instanceof net.Socket) {
         worker.child.send({ t: 'stream', rid, clientAddress } satisfies ToWorker, request, { keepOpen: false }, handed);
       } else if (Array.isArray(request) && Buffer.isBuffer(request[0])) {
-        worker.child.send({ t: 'datagram', rid, clientAddress, packet: request[0] } satisfies ToWorker, undefined, {}, handed);
+        // Shared mode: the server's socket may be closed by now, so the worker replies itself.
+        const own = this.#share !== undefined;
+        worker.child.send({ t: 'datagram', rid, clientAddress, packet: request[0], own } satisfies ToWorker, undefined, {}, handed);
       } else {
         worker.pending.delete(rid);
         void job
@@ -193,18 +271,31 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     });
   }
 
-  async close(): Promise<void> {
+  async close(options: ServerCloseOptions = {}): Promise<CloseReport> {
     this.#closing = true;
     for (const wake of this.#waiting.splice(0)) wake();
+    for (const answer of this.#lent.values()) answer(undefined);
+    const { timeout } = options;
+    // Relayed and stream requests are done by now (the server waited for them); requests that
+    // workers read themselves get the rest of the deadline, then a second to take their abort.
+    const shared = this.#share !== undefined;
+    const grace = shared ? (timeout === undefined ? undefined : timeout + 1_000 + this.#stopTimeout) : this.#stopTimeout;
+    const report = { completed: 0, aborted: 0 };
     await Promise.all(
       this.#pool.map(async (worker) => {
-        this.#send(worker, { t: 'stop' });
-        const timer = setTimeout(() => worker.child.kill('SIGKILL'), this.#stopTimeout);
+        worker.stopped = ({ completed, aborted }) => {
+          report.completed += completed;
+          report.aborted += aborted;
+        };
+        this.#send(worker, { t: 'stop', ...(timeout === undefined ? {} : { timeout }) });
+        const timer = grace === undefined ? undefined : setTimeout(() => worker.child.kill('SIGKILL'), grace);
         await worker.exited;
         clearTimeout(timer);
       }),
     );
     this.#pool = [];
+    if (report.aborted > 0) this.#log?.warn({ aborted: report.aborted }, `Aborted ${report.aborted} datagram request(s) in workers at the close deadline`);
+    return report;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -221,21 +312,35 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       level: server.log.level,
       lingerTimeout: (server as { lingerTimeout?: number }).lingerTimeout ?? 2_000,
     };
+    const share = this.#share;
+    if (share !== undefined) {
+      const datagrams: SharedDatagrams = {
+        kind: share.kind,
+        maxDatagramSize: share.maxDatagramSize,
+        ...share.options,
+        requestEvents: this.#requestEvents,
+      };
+      if (share.kind === 'unix') datagrams.fd = SHARED_FD;
+      config.datagrams = datagrams;
+    }
     const entry = fileURLToPath(new URL('../dist/worker.js', import.meta.url));
     const child = fork(entry, [], {
       serialization: 'advanced',
       execArgv: [],
       env: { ...process.env, [CONFIG_ENV]: JSON.stringify(config) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // A shared Unix datagram socket is inherited at SHARED_FD (stdio index 4).
+      stdio: share?.kind === 'unix' ? ['ignore', 'inherit', 'inherit', 'ipc', share.fd!] : ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const worker: Worker = {
       id,
       child,
       ready: false,
+      // A Unix datagram worker reads the inherited descriptor as soon as it is ready.
+      sharing: false,
       pending: new Map(),
       exited: new Promise((resolve) => child.once('exit', () => resolve())),
     };
-    child.on('message', (message: FromWorker) => this.#onMessage(worker, message));
+    child.on('message', (message: FromWorker, handle?: unknown) => this.#onMessage(worker, message, handle));
     child.on('error', (error) => this.#log?.warn({ err: error, worker: id }, 'Worker process error'));
     child.once('exit', (code, signal) => this.#onExit(worker, code, signal));
     this.#pool.push(worker);
@@ -283,7 +388,14 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       const count = this.#pool.length;
       for (let i = 0; i < count; i++) {
         const worker = this.#pool[(this.#cursor + i) % count]!;
-        if (worker.ready && worker.child.connected && (best === undefined || worker.pending.size < best.pending.size)) best = worker;
+        if (
+          worker.ready &&
+          (this.#share === undefined || worker.sharing) &&
+          worker.child.connected &&
+          (best === undefined || worker.pending.size < best.pending.size)
+        ) {
+          best = worker;
+        }
       }
       if (best !== undefined) {
         this.#cursor = (this.#pool.indexOf(best) + 1) % count;
@@ -297,11 +409,32 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     if (worker.child.connected) worker.child.send(message, undefined, {}, () => {});
   }
 
-  #onMessage(worker: Worker, message: FromWorker): void {
+  #onMessage(worker: Worker, message: FromWorker, handle?: unknown): void {
     switch (message.t) {
       case 'ready':
         worker.ready = true;
+        if (this.#share?.kind === 'unix') worker.sharing = true;
         for (const wake of this.#waiting.splice(0)) wake();
+        break;
+      case 'lent':
+        this.#lent.get(message.id)?.(handle as dgram.Socket);
+        break;
+      case 'seen':
+        if (this.#requestEvents) this.#server?.[kRemoteRequests]?.seen(message.clients);
+        break;
+      case 'failed': {
+        const { packet } = message;
+        const request = [Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength), this.#share?.socket];
+        void this.#server?.[kRemoteRequests]?.failed(request, message.clientAddress, fromWire(message.error, worker.id));
+        break;
+      }
+      case 'dropped': {
+        const { reason, clientAddress, size } = message;
+        this.#server?.[kRemoteRequests]?.dropped({ reason, clientAddress, size }, message.message);
+        break;
+      }
+      case 'stopped':
+        worker.stopped?.({ completed: message.completed, aborted: message.aborted });
         break;
       case 'done': {
         const pending = worker.pending.get(message.rid);
@@ -350,7 +483,12 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
         .then(resolve);
     }
     if (this.#closing || !worker.ready) return;
-    this.#log?.error({ worker: worker.id, code, signal, lost: lost.length }, `Worker ${worker.id} exited unexpectedly; replacing it`);
+    this.#log?.error(
+      { worker: worker.id, code, signal, lost: lost.length },
+      worker.sharing
+        ? `Worker ${worker.id} exited unexpectedly; the datagrams it had read itself are lost; replacing it`
+        : `Worker ${worker.id} exited unexpectedly; replacing it`,
+    );
     const now = Date.now();
     this.#backoff = now - this.#lastCrash > 10_000 ? 100 : Math.min(this.#backoff * 2, MAX_BACKOFF_MS);
     this.#lastCrash = now;
@@ -358,12 +496,72 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     const timer = setTimeout(() => {
       if (this.#closing) return;
       const replacement = this.#spawn();
-      this.#whenReady(replacement).catch((error: unknown) => {
-        this.#log?.error({ err: error }, 'A replacement worker failed to start');
-        void this.#kill(replacement);
-      });
+      this.#whenReady(replacement)
+        .then(() => (this.#share?.kind === 'udp' ? this.#resupply(replacement) : undefined))
+        .catch((error: unknown) => {
+          this.#log?.error({ err: error }, 'A replacement worker failed to start');
+          void this.#kill(replacement);
+        });
     }, this.#backoff);
     timer.unref();
+  }
+
+  /** Sends the shared UDP socket to a worker, which reads it from then on. */
+  #giveSocket(worker: Worker, socket: dgram.Socket): Promise<void> {
+    return new Promise((resolve, reject) => {
+      worker.child.send({ t: 'share' } satisfies ToWorker, socket, {}, (error) => {
+        if (error === null) {
+          worker.sharing = true;
+          resolve();
+        } else {
+          reject(new WorkerStartError(`Could not hand the shared socket to worker ${worker.id}: ${error.message}`));
+        }
+      });
+    });
+  }
+
+  /**
+   * Gives a worker started after the server released its UDP socket a copy: borrowed from a
+   * worker that reads it, or, when none is left, bound anew at the same address. Datagrams that
+   * arrive on the parent's copy meanwhile are handed to a worker, not lost.
+   */
+  async #resupply(worker: Worker): Promise<void> {
+    const share = this.#share!;
+    const donor = this.#pool.find((other) => other !== worker && other.sharing && other.child.connected);
+    let socket = donor === undefined ? undefined : await this.#borrow(donor);
+    socket ??= (await share.rebind()) as dgram.Socket;
+    if (this.#closing) {
+      socket.close();
+      return;
+    }
+    socket.on('message', (packet, remote) => {
+      const target = this.#pool.find((other) => other.sharing && other.child.connected) ?? worker;
+      const clientAddress = { host: remote.address, port: remote.port, family: remote.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+      this.#send(target, { t: 'packet', clientAddress, packet });
+    });
+    try {
+      await this.#giveSocket(worker, socket);
+    } finally {
+      socket.close();
+    }
+  }
+
+  /** Asks a worker for its copy of the shared UDP socket; `undefined` when it does not answer. */
+  #borrow(donor: Worker): Promise<dgram.Socket | undefined> {
+    const id = this.#nextLend++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => answer(undefined), 1_000);
+      const answer = (socket: dgram.Socket | undefined): void => {
+        clearTimeout(timer);
+        donor.child.off('exit', gone);
+        this.#lent.delete(id);
+        resolve(socket);
+      };
+      const gone = (): void => answer(undefined);
+      this.#lent.set(id, answer);
+      donor.child.once('exit', gone);
+      this.#send(donor, { t: 'lend', id });
+    });
   }
 
   async #kill(worker: Worker): Promise<void> {

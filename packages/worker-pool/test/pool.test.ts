@@ -155,23 +155,133 @@ describe.each(transports)('WorkerPoolStrategy over $name: handler view', (transp
   });
 });
 
-describe.each(datagramTransports)('WorkerPoolStrategy over $name', (transport) => {
-  test('runs datagram handlers in workers and sends their replies', async () => {
+const datagramModes = datagramTransports.flatMap((transport) =>
+  (['relay', 'shared'] as const).map((datagrams) => ({ name: `${transport.name}, ${datagrams}`, transport, datagrams })),
+);
+
+describe.each(datagramModes)('WorkerPoolStrategy over $name', ({ transport, datagrams }) => {
+  async function serving(options: { workers?: number; maxDatagramSize?: number } = {}) {
     const { PoolUpper } = await import(fixtures.href);
-    await using fixture = transport.create(PoolUpper as never, { logger: false, concurrency: pool() });
-    const errors: unknown[] = [];
-    fixture.server.on('requestError', (error) => errors.push(error));
+    const { workers = 2, ...serverOptions } = options;
+    const fixture = transport.create(PoolUpper as never, {
+      logger: false,
+      concurrency: pool({ datagrams, workers }),
+      ...serverOptions,
+    });
     await fixture.server.listen();
     void fixture.server.serveForever();
+    return fixture;
+  }
+
+  test('runs datagram handlers in workers, sends their replies, and reports their errors', async () => {
+    await using fixture = await serving();
+    const errors: unknown[] = [];
+    fixture.server.on('requestError', (error) => errors.push(error));
     await using client = await transport.client(fixture.server);
     await client.send('hello');
     expect((await client.receive())?.toString()).toBe('HELLO');
     await client.send('fail');
     await until(() => errors.length === 1);
     expect(errors[0]).toMatchObject({ message: 'datagram failed in a worker' });
+    expect((errors[0] as Error).stack).toContain('handlers.js');
     await client.send('pid');
     expect(Number((await client.receive())?.toString())).not.toBe(process.pid);
   });
+
+  test('spreads datagrams over the workers', async () => {
+    await using fixture = await serving();
+    await using client = await transport.client(fixture.server);
+    const pids = new Set<string>();
+    for (let round = 0; round < 5 && pids.size < 2; round++) {
+      for (let i = 0; i < 4; i++) await client.send('busy');
+      for (let i = 0; i < 4; i++) pids.add(String(await client.receive()));
+    }
+    expect(pids.size).toBe(2);
+    expect(pids).not.toContain(String(process.pid));
+  });
+
+  test("'request' and 'dropped' events fire in the parent", async () => {
+    await using fixture = await serving({ maxDatagramSize: 16 });
+    const requests: unknown[] = [];
+    const dropped: unknown[] = [];
+    fixture.server.on('request', (client) => requests.push(client));
+    fixture.server.on('dropped', (info) => dropped.push(info));
+    await using client = await transport.client(fixture.server);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the listener reaches the workers
+    await client.send('one');
+    expect((await client.receive())?.toString()).toBe('ONE');
+    await client.send('x'.repeat(17));
+    await until(() => requests.length === 1 && dropped.length === 1);
+    expect(dropped[0]).toMatchObject({ reason: 'too-large', size: 17 });
+  });
+
+  test('a crashed worker is replaced and serving goes on', async () => {
+    await using fixture = await serving();
+    const strategy = fixture.server.concurrency as WorkerPoolStrategy;
+    const before = strategy.pids;
+    const failed: unknown[] = [];
+    fixture.server.on('requestError', (error) => failed.push(error));
+    await using client = await transport.client(fixture.server);
+    await client.send('crash');
+    await until(() => strategy.pids.length === 2 && strategy.pids.some((pid) => !before.includes(pid)), 10_000);
+    if (datagrams === 'relay') {
+      await until(() => failed.length === 1);
+      expect(failed[0]).toBeInstanceOf(WorkerCrashedError);
+    }
+    const pids = new Set<string>();
+    for (let round = 0; round < 10 && pids.size < 2; round++) {
+      for (let i = 0; i < 4; i++) await client.send('busy');
+      for (let i = 0; i < 4; i++) pids.add(String(await client.receive()));
+    }
+    expect([...pids].sort()).toEqual(strategy.pids.map(String).sort());
+  });
+
+  test('a pool whose only worker crashed serves again once it is replaced', async () => {
+    await using fixture = await serving({ workers: 1 });
+    const strategy = fixture.server.concurrency as WorkerPoolStrategy;
+    const [first] = strategy.pids;
+    await using client = await transport.client(fixture.server);
+    await client.send('crash');
+    await until(() => strategy.pids.length === 1 && strategy.pids[0] !== first, 10_000);
+    let reply: Buffer | undefined;
+    for (let attempt = 0; attempt < 20 && reply === undefined; attempt++) {
+      await client.send('pid');
+      reply = await client.receive(250);
+    }
+    expect(reply?.toString()).toBe(String(strategy.pids[0]));
+  });
+
+  test('serverClose() lets requests in workers finish, aborts the rest at the deadline, and reports', async () => {
+    const fixture = await serving();
+    await using client = await transport.client(fixture.server);
+    await client.send('slow');
+    await client.send('hang');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await fixture.server.serverClose({ timeout: 300 })).toEqual({ completed: 1, aborted: 1 });
+    expect((await client.receive())?.toString()).toBe('SLOW');
+    expect((fixture.server.concurrency as WorkerPoolStrategy).pids).toEqual([]);
+    await fixture[Symbol.asyncDispose]();
+  });
+
+  if (datagrams === 'relay') {
+    test('verifyRequest runs in the parent', async () => {
+      await using fixture = await serving();
+      fixture.server.verifyRequest = ([packet]: [Buffer, unknown]) => packet.toString() !== 'refused';
+      await using client = await transport.client(fixture.server);
+      await client.send('refused');
+      await client.send('accepted');
+      expect((await client.receive())?.toString()).toBe('ACCEPTED');
+    });
+  } else {
+    test('a server that overrides verifyRequest is refused at listen(), which leaves nothing behind', async () => {
+      const { PoolUpper } = await import(fixtures.href);
+      const strategy = pool({ datagrams });
+      await using fixture = transport.create(PoolUpper as never, { logger: false, concurrency: strategy });
+      fixture.server.verifyRequest = () => true;
+      await expect(fixture.server.listen()).rejects.toMatchObject({ code: 'ERR_SOCKSERVE_INVALID_ARGUMENT', message: /datagrams: 'relay'/ });
+      expect(strategy.pids).toEqual([]);
+    });
+  }
 });
 
 describe('WorkerPoolStrategy lifecycle', () => {
@@ -219,6 +329,7 @@ describe('WorkerPoolStrategy lifecycle', () => {
   test('rejects bad options, quoting them', () => {
     expect(() => new WorkerPoolStrategy({ module: fixtures, workers: 0 })).toThrow(/got `0`/);
     expect(() => new WorkerPoolStrategy({ module: '' })).toThrow(/import\.meta\.url/);
+    expect(() => new WorkerPoolStrategy({ module: fixtures, datagrams: 'threads' as never })).toThrow(/got `threads`/);
   });
 
   test.skipIf(process.platform !== 'linux')('killing the parent with SIGKILL leaves no worker behind, even one stuck in a loop', async () => {
