@@ -2,7 +2,9 @@
 //   node pool.js [--quick]
 // Scenarios: a CPU-bound handler (sha256 over 1 MiB per request) on 8 persistent connections;
 // a line echo on 50 persistent connections (pool overhead per request); a line echo with a new
-// connection per request (handoff cost). Rounds are interleaved; medians are reported.
+// connection per request (handoff cost); the same CPU-bound work and an echo over UDP, where the
+// pool either relays datagrams through the parent or lets workers share the socket.
+// Rounds are interleaved; medians are reported.
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -12,15 +14,21 @@ const { values } = parseArgs({ options: { quick: { type: 'boolean', default: fal
 const seconds = values.quick ? 1 : 3;
 const rounds = values.quick ? 1 : 3;
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
-const strategies = ['event-loop', 'pool'];
+const streamStrategies = ['event-loop', 'pool'];
+const datagramStrategies = ['event-loop', 'pool', 'pool-shared'];
 const scenarios = [
   { name: 'CPU-bound (sha256 of 1 MiB), 8 connections', handler: 'HashHandler', connections: 8, mode: 'persistent' },
   { name: 'line echo, 50 persistent connections', handler: 'EchoLinesHandler', connections: 50, mode: 'persistent' },
   { name: 'line echo, a new connection per request', handler: 'EchoLinesHandler', connections: 8, mode: 'connect' },
+  { name: 'UDP CPU-bound (sha256 of 1 MiB), 8 clients x 64 B', handler: 'HashDatagramHandler', connections: 8, mode: 'udp' },
+  { name: 'UDP echo, 50 clients x 64 B', handler: 'EchoDatagramHandler', connections: 50, mode: 'udp' },
 ];
 
 async function measure(strategy, scenario) {
-  const server = spawn(process.execPath, [here('pool_server.js'), strategy, scenario.handler], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const transport = scenario.mode === 'udp' ? 'udp' : 'tcp';
+  const server = spawn(process.execPath, [here('pool_server.js'), strategy, scenario.handler, transport], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise((resolve, reject) => {
     let out = '';
     server.stdout.on('data', (chunk) => {
@@ -30,9 +38,12 @@ async function measure(strategy, scenario) {
     });
     server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  const load = spawn(process.execPath, [here('lines_load.js'), port, scenario.connections, seconds, scenario.mode], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const load =
+    scenario.mode === 'udp'
+      ? spawn(process.execPath, [here('load.js'), 'udp', port, scenario.connections, 64, seconds], { stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn(process.execPath, [here('lines_load.js'), port, scenario.connections, seconds, scenario.mode], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
   let out = '';
   load.stdout.on('data', (chunk) => (out += chunk));
   await new Promise((resolve) => load.once('exit', resolve));
@@ -44,7 +55,8 @@ async function measure(strategy, scenario) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`node ${process.version}, ${availableParallelism()} cores, ${rounds} round(s) of ${seconds}s`);
 for (const scenario of scenarios) {
-  const results = { 'event-loop': [], pool: [] };
+  const strategies = scenario.mode === 'udp' ? datagramStrategies : streamStrategies;
+  const results = Object.fromEntries(strategies.map((strategy) => [strategy, []]));
   for (let round = 0; round < rounds; round++) {
     for (const strategy of strategies) {
       process.stderr.write(`  ${scenario.name}: round ${round + 1}/${rounds} ${strategy}...\r`);

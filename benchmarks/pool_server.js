@@ -1,15 +1,18 @@
-// Usage: node pool_server.js <strategy> <handler>; prints "PORT <n>".
-import { EventLoopStrategy, SequentialStrategy, TCPServer, WorkerPoolStrategy } from 'sockserve';
+// Usage: node pool_server.js <event-loop|sequential|pool|pool-shared> <handler> [tcp|udp];
+// prints "PORT <n>". 'pool-shared' is the pool with datagrams: 'shared'.
+import { EventLoopStrategy, SequentialStrategy, TCPServer, UDPServer, WorkerPoolStrategy } from 'sockserve';
 import * as handlers from './cpu_handlers.js';
 
-const [strategy, name] = process.argv.slice(2);
+const [strategy, name, transport = 'tcp'] = process.argv.slice(2);
+const module = new URL('./cpu_handlers.js', import.meta.url);
 const concurrency =
-  strategy === 'pool'
-    ? new WorkerPoolStrategy({ module: new URL('./cpu_handlers.js', import.meta.url) })
+  strategy === 'pool' || strategy === 'pool-shared'
+    ? new WorkerPoolStrategy({ module, datagrams: strategy === 'pool-shared' ? 'shared' : 'relay' })
     : strategy === 'sequential'
       ? new SequentialStrategy()
       : new EventLoopStrategy();
-const server = new TCPServer({ host: '127.0.0.1', port: 0 }, handlers[name], { logger: false, concurrency });
+const Server = transport === 'udp' ? UDPServer : TCPServer;
+const server = new Server({ host: '127.0.0.1', port: 0 }, handlers[name], { logger: false, concurrency });
 await server.listen();
 console.log(`PORT ${server.serverAddress.port}`);
 process.once('SIGTERM', async () => {

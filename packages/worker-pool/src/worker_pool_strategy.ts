@@ -104,9 +104,11 @@ const MAX_BACKOFF_MS = 5_000;
  * How requests reach workers: a stream connection (TCP, Unix stream) is accepted paused by the
  * server, verified with the server's `verifyRequest()`, then handed to the least busy worker with
  * its socket (no byte is read in the parent), and the worker runs the handler and ends the
- * connection gracefully. A datagram (UDP, Unix datagram) is received and verified by the server
- * and sent to a worker with its bytes; the reply the handler wrote comes back and the server sends
- * it.
+ * connection gracefully. A datagram (UDP, Unix datagram) is, by default, received and verified
+ * by the server and sent to a worker with its bytes; the reply the handler wrote comes back and
+ * the server sends it. With `datagrams: 'shared'`, workers read the server's socket themselves
+ * and reply through it, which takes the parent off the datagram path (see the option for what
+ * that gives up).
  *
  * In workers, `this.server` is a stand-in with `serverAddress`, `log` and `shutdown()` (which
  * stops the parent's `serveForever()`). The server subclass's `verifyRequest()` and
@@ -132,6 +134,11 @@ const MAX_BACKOFF_MS = 5_000;
  * // main.js
  * const server = new TCPServer({ host: '::', port: 8000 }, HashHandler, {
  *   concurrency: new WorkerPoolStrategy({ module: new URL('./handlers.js', import.meta.url) }),
+ * });
+ *
+ * // Datagrams: every worker reads the UDP socket itself.
+ * const udp = new UDPServer({ host: '::', port: 8000 }, HashDatagramHandler, {
+ *   concurrency: new WorkerPoolStrategy({ module: new URL('./handlers.js', import.meta.url), datagrams: 'shared' }),
  * });
  * ```
  */
