@@ -4,6 +4,7 @@ import {
   SequentialStrategy,
   TCPServer,
   UnixStreamServer,
+  WorkerPoolStrategy,
   type ClientAddress,
   type InetAddress,
   type ConcurrencyStrategy,
@@ -67,11 +68,26 @@ export interface StrategyCase {
   create(): ConcurrencyStrategy;
   /** Whether two requests can run at the same time. */
   concurrent: boolean;
+  /** Whether handlers run in the test's own process (so module state is visible to the test). */
+  inProcess: boolean;
 }
 
+/** The module the conformance suites' handlers live in, which pool workers import. */
+export const conformanceHandlers = new URL('../fixtures/conformance_handlers.js', import.meta.url);
+
+/**
+ * Every strategy, the worker pool included. Handlers must come from `conformanceHandlers` so that
+ * the pool's workers can import them.
+ */
 export const strategies: StrategyCase[] = [
-  { name: 'EventLoopStrategy', create: () => new EventLoopStrategy(), concurrent: true },
-  { name: 'EventLoopStrategy capped', create: () => new EventLoopStrategy({ maxConcurrency: 4 }), concurrent: true },
-  { name: 'SequentialStrategy', create: () => new SequentialStrategy(), concurrent: false },
+  { name: 'EventLoopStrategy', create: () => new EventLoopStrategy(), concurrent: true, inProcess: true },
+  { name: 'EventLoopStrategy capped', create: () => new EventLoopStrategy({ maxConcurrency: 4 }), concurrent: true, inProcess: true },
+  { name: 'SequentialStrategy', create: () => new SequentialStrategy(), concurrent: false, inProcess: true },
+  {
+    name: 'WorkerPoolStrategy',
+    create: () => new WorkerPoolStrategy({ module: conformanceHandlers, workers: 2 }),
+    concurrent: true,
+    inProcess: false,
+  },
 ];
 
