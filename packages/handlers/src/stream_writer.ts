@@ -10,6 +10,7 @@ import { ConnectionClosedError } from '@sockserve/core';
  * Writes to a socket with backpressure. `write()` hands data to the socket at once (there is
  * nothing to flush) and resolves with the byte count; it waits for the socket to drain only when
  * the socket's buffer is over its high-water mark, so a fast writer cannot outrun a slow peer.
+ * Writes made in one tick of the event loop go out together, in one system call.
  * Everything written before the handler's `finish()` returns reaches the peer: the server
  * half-closes only after the socket's buffer has been flushed.
  *
@@ -57,20 +58,54 @@ export class StreamWriter {
     const sink = this.#sink;
     if (sink.destroyed || sink.writableEnded) return Promise.reject(this.#closedError());
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (!this.#corked) this.#batch();
+    // A peer that reads as fast as we write never makes us wait long for 'drain' (it may come
+    // within the same turn); without a pause now and then, a writing loop would keep the event
+    // loop from every other connection.
+    this.#burst += length;
     if (sink.write(data) || !overHighWaterMark(sink)) {
-      // A peer that reads as fast as we write never makes us wait for 'drain'; without a pause
-      // now and then, a writing loop would keep the event loop from every other connection.
-      this.#burst += length;
       if (this.#burst < YIELD_EVERY_BYTES) return Promise.resolve(length);
       this.#burst = 0;
       return new Promise((resolve) => setImmediate(resolve, length));
     }
+    return this.#drain().then(() => this.#pause(length));
+  }
+
+  /** After a drain: resolves at once, or on the next turn of the event loop once a burst is due. */
+  #pause(length: number): number | Promise<number> {
+    if (this.#burst < YIELD_EVERY_BYTES) return length;
     this.#burst = 0;
-    return this.#drain().then(() => length);
+    return new Promise((resolve) => setImmediate(resolve, length));
   }
 
   /** Bytes written since this writer last let the event loop run. */
   #burst = 0;
+  /** The socket is corked until the current tick ends. */
+  #corked = false;
+  /** The tick of this writer's last write. */
+  #tick = -1;
+
+  /**
+   * Batches writes made in one tick: the first goes out at once (an echo writes once per chunk
+   * and gains nothing from waiting), a second one in the same tick corks the socket until the
+   * tick ends, so a handler that replies to many buffered lines makes two system calls, not one
+   * per line.
+   */
+  #batch(): void {
+    const tick = currentTick();
+    if (this.#tick !== tick) {
+      this.#tick = tick;
+      return;
+    }
+    this.#corked = true;
+    this.#sink.cork();
+    process.nextTick(this.#uncork);
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#sink.uncork();
+  };
 
   /**
    * Queues `data` without waiting for the peer, and returns how many bytes are now waiting to be
@@ -126,10 +161,10 @@ export class StreamWriter {
       if (sink.destroyed || sink.writableEnded) throw this.#closedError();
       const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
       total += length;
-      if (!sink.write(chunk) && overHighWaterMark(sink)) {
-        this.#burst = 0;
-        await this.#drain();
-      } else if ((this.#burst += length) >= YIELD_EVERY_BYTES) {
+      if (!this.#corked) this.#batch();
+      this.#burst += length;
+      if (!sink.write(chunk) && overHighWaterMark(sink)) await this.#drain();
+      if (this.#burst >= YIELD_EVERY_BYTES) {
         this.#burst = 0;
         await new Promise((resolve) => setImmediate(resolve));
       }
@@ -192,6 +227,22 @@ export class StreamWriter {
   readonly #onError = (error: Error): void => {
     this.#error ??= error;
   };
+}
+
+/** Counts ticks of the event loop, lazily: one `nextTick` per tick in which something was written. */
+let tickCount = 0;
+let tickPending = false;
+const nextTickCount = (): void => {
+  tickCount++;
+  tickPending = false;
+};
+
+function currentTick(): number {
+  if (!tickPending) {
+    tickPending = true;
+    process.nextTick(nextTickCount);
+  }
+  return tickCount;
 }
 
 /** How many bytes a writer may hand over without waiting before it lets other work run. */

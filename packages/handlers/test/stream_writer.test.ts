@@ -82,6 +82,33 @@ describe('StreamWriter', () => {
     expect(immediateRanAt).toBeLessThanOrEqual(16); // within the first MiB, before any buffer fills
   });
 
+  test('writes made in one tick reach the socket together, in order', async () => {
+    await using p = await pair();
+    const writer = new StreamWriter(p.socket);
+    // Count what the socket hands to the kernel: one call per write, or one per batch.
+    type Sink = { _write: (...args: unknown[]) => unknown; _writev: (...args: unknown[]) => unknown };
+    const sink = p.socket as unknown as Sink;
+    let calls = 0;
+    for (const name of ['_write', '_writev'] as const) {
+      const original = sink[name];
+      sink[name] = function (this: unknown, ...args: unknown[]) {
+        calls++;
+        return original.apply(this, args);
+      };
+    }
+    const expected = Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join('');
+    const received = readBytes(p.client, Buffer.byteLength(expected));
+    for (let i = 0; i < 100; i++) await writer.write(`line ${i}\n`); // awaits that resolve in the same tick
+    expect((await received).toString()).toBe(expected);
+    expect(calls).toBeLessThanOrEqual(2); // the first write at once, the other 99 in one batch
+    // A write in a later tick goes out at once again.
+    await new Promise((resolve) => setImmediate(resolve));
+    const more = readBytes(p.client, 5);
+    await writer.write('later');
+    expect((await more).toString()).toBe('later');
+    expect(calls).toBeLessThanOrEqual(3);
+  });
+
   test('writes after the peer reset reject with ConnectionClosedError carrying the cause', async () => {
     await using p = await pair();
     const writer = new StreamWriter(p.socket);
