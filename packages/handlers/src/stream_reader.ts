@@ -92,9 +92,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** The source, or undefined for a reader over a fixed buffer. */
   readonly #source: Source | undefined;
   /** Read timeout in ms, or null. */
-  readonly #timeout: number | null;
   readonly #highWaterMark: number;
-  readonly #signal: AbortSignal | undefined;
+  #signal: AbortSignal | undefined;
   /** Buffered bytes are #buf[#start, #end). */
   #buf: Buffer = EMPTY;
   #start = 0;
@@ -121,11 +120,16 @@ export class StreamReader implements AsyncIterable<Buffer> {
       throw new InvalidArgumentError(`Expected \`timeout\` to be a number of milliseconds above 0 or null, got \`${String(timeout)}\``);
     }
     this.limit = limit;
-    this.#timeout = timeout;
     this.#highWaterMark = Math.max(highWaterMark ?? 65_536, limit);
-    this.#signal = signal;
-    signal?.addEventListener('abort', this.#onAbort, { once: true });
-    if (signal?.aborted) this.#error = signal.reason;
+    if (signal !== undefined) {
+      this.#signal = signal;
+      this.#onAbort = () => {
+        this.#error ??= signal.reason;
+        this.#poll();
+      };
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+      if (signal.aborted) this.#error = signal.reason;
+    }
     if (source instanceof Uint8Array) {
       this.#source = undefined;
       this.#buf = Buffer.isBuffer(source) ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
@@ -139,7 +143,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     source.on('error', this.#onError);
     source.on('close', this.#onClose);
     if (timeout !== null) {
-      source.on('timeout', this.#onTimeout);
+      source.on('timeout', () => this.#onTimeout(timeout));
       this.#source.setTimeout?.(timeout);
     }
     // Sockets accepted with pauseOnConnect are paused; other streams would start flowing on 'data'.
@@ -293,13 +297,28 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   #iterate<T>(attempt: () => IteratorResult<T> | undefined): AsyncIterableIterator<T> {
-    const iterator: AsyncIterableIterator<T> = {
-      next: () => this.#read(attempt),
-      return: (value?: unknown) => Promise.resolve({ done: true, value: value as T }),
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return new StreamReader.#Iterator(this, attempt);
   }
+
+  /** An iterator over reads: methods on a prototype, so iterating costs one object per loop. */
+  static readonly #Iterator = class Iterator<T> implements AsyncIterableIterator<T> {
+    constructor(
+      readonly reader: StreamReader,
+      readonly attempt: () => IteratorResult<T> | undefined,
+    ) {}
+
+    next(): Promise<IteratorResult<T>> {
+      return this.reader.#read(this.attempt);
+    }
+
+    return(value?: unknown): Promise<IteratorResult<T>> {
+      return Promise.resolve({ done: true, value: value as T });
+    }
+
+    [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+      return this;
+    }
+  };
 
   /** Completes a read now when it can, else parks it until the source changes state. */
   #read<T>(attempt: () => T | undefined): Promise<T> {
@@ -433,16 +452,13 @@ export class StreamReader implements AsyncIterable<Buffer> {
     // Destroyed without an error or an end: no more data will come.
     this.#eof = true;
     this.#poll();
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
   };
 
-  readonly #onAbort = (): void => {
-    this.#error ??= this.#signal?.reason;
-    this.#poll();
-  };
+  /** Set only when there is a signal: most readers have none. */
+  #onAbort: (() => void) | undefined;
 
-  readonly #onTimeout = (): void => {
-    const timeout = this.#timeout!;
+  #onTimeout(timeout: number): void {
     const source = this.#source!;
     // The socket timer does not re-arm itself until the next activity.
     if (!source.destroyed) source.setTimeout?.(timeout);
@@ -450,7 +466,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (pending === undefined) return;
     this.#pending = undefined;
     pending.reject(new TimeoutError(timeout));
-  };
+  }
 }
 
 function validateLimit(name: string, value: unknown): void {

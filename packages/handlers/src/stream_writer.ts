@@ -99,13 +99,14 @@ export class StreamWriter {
     }
     this.#corked = true;
     this.#sink.cork();
-    process.nextTick(this.#uncork);
+    process.nextTick((this.#uncork ??= () => {
+      this.#corked = false;
+      this.#sink.uncork();
+    }));
   }
 
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.#sink.uncork();
-  };
+  /** Created on the first batch: a writer that writes once per tick never needs it. */
+  #uncork: (() => void) | undefined;
 
   /**
    * Queues `data` without waiting for the peer, and returns how many bytes are now waiting to be
