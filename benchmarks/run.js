@@ -1,6 +1,6 @@
 // sockserve benchmarks: idiomatic sockserve handlers against raw Node and Python, in one run.
 //
-//   node run.js            full run (3 rounds of 3 s), writes docs/benchmarks.md and docs/benchmarks.svg
+//   node run.js            full run (7 rounds of 1.5 s), writes docs/benchmarks.md and docs/benchmarks.svg
 //   node run.js --quick    about a minute (1 round of 1 s), prints the tables only
 //   node run.js --smoke    a fraction of a second per server, to check the harness works
 //
@@ -24,8 +24,10 @@ const { values } = parseArgs({
   },
 });
 const mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
-const seconds = { smoke: 0.3, quick: 1, full: 3 }[mode];
-const rounds = { smoke: 1, quick: 1, full: 3 }[mode];
+// Many short rounds rather than a few long ones: this kind of machine drifts in speed over tens of
+// seconds, and a ratio taken within one round (servers measured seconds apart) cancels the drift.
+const seconds = { smoke: 0.3, quick: 1, full: 1.5 }[mode];
+const rounds = { smoke: 1, quick: 1, full: 7 }[mode];
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const hasPython = spawnSync('python3', ['--version']).status === 0;
 const pin = spawnSync('taskset', ['--version']).status === 0 ? ['taskset', '-c', '0'] : [];
@@ -108,7 +110,8 @@ async function measure(scenario, server) {
   try {
     const cpuBefore = cpuSeconds(pid);
     const load = scenario.cpu
-      ? run(process.execPath, [here('lines_load.js'), target, 8, seconds, 'persistent'], { pinned: false })
+      ? // The pool's workers need a moment to warm up: CPU-bound rounds run at least 3 s in a full run.
+        run(process.execPath, [here('lines_load.js'), target, 8, mode === 'full' ? Math.max(seconds, 3) : seconds, 'persistent'], { pinned: false })
       : run(process.execPath, [here('load.js'), scenario.transport, target, scenario.connections, scenario.bytes, seconds, scenario.shape ?? 'bytes']);
     let out = '';
     load.stdout.on('data', (chunk) => (out += chunk));
@@ -146,9 +149,11 @@ console.log(`sockserve benchmarks (${mode}): node ${process.version}, ${rounds} 
 for (const scenario of scenarios) {
   const samples = Object.fromEntries(scenario.servers.map((server) => [server, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const server of scenario.servers) {
+    // Rotate the order each round, so that no server always runs right after the baseline.
+    const order = scenario.servers.map((_, i) => scenario.servers[(i + round) % scenario.servers.length]);
+    for (const server of order) {
       process.stderr.write(`  ${scenario.name}: round ${round + 1}/${rounds}, ${server}...`.padEnd(100) + '\r');
-      samples[server].push(await measure(scenario, server));
+      samples[server][round] = await measure(scenario, server);
     }
   }
   process.stderr.write(' '.repeat(100) + '\r');
@@ -163,10 +168,12 @@ for (const scenario of scenarios) {
       errors: rs.reduce((n, r) => n + r.errors, 0),
     };
   });
-  const base = rows.find((row) => row.server === scenario.base);
+  // Ratios are medians of the ratios within each round.
+  const base = samples[scenario.base];
   for (const row of rows) {
-    row.ratio = row.rps / base.rps;
-    row.cpuRatio = row.cpuPerRequestUs / base.cpuPerRequestUs;
+    const rs = samples[row.server];
+    row.ratio = median(rs.map((r, round) => r.rps / base[round].rps));
+    row.cpuRatio = median(rs.map((r, round) => r.cpuPerRequestUs / base[round].cpuPerRequestUs));
   }
   results.push({ id: scenario.id, name: scenario.name, base: scenario.base, rows });
   console.log(`\n${scenario.name}`);
@@ -250,7 +257,8 @@ function markdown(results, memory, checks) {
     `- Node ${process.version}${hasPython ? `, ${spawnSync('python3', ['--version']).stdout.toString().trim()}` : ''}`,
     `- Date: ${new Date().toISOString().slice(0, 10)}`,
     `- Method: each server and the load generator run in their own processes${pin.length ? ', both pinned to core 0 (taskset)' : ''}; ` +
-      `${rounds} interleaved rounds of ${seconds} s per server; medians. The load generator sends a message, waits until all of it ` +
+      `${rounds} interleaved rounds of ${seconds} s per server (the order rotating each round); medians, and ratios are the medians ` +
+      'of the ratios within each round, which cancels the drift in speed of a shared machine. The load generator sends a message, waits until all of it ' +
       'has come back, verifies every byte, and repeats, on every connection at once. Server CPU time per request comes from ' +
       '`/proc/<pid>/stat`. Ratios compare with the raw Node server of the same scenario (higher is better for req/s, lower for CPU).',
     '- sockserve servers use the idiomatic handlers: `for await (const chunk of this.rfile) await this.wfile.write(chunk)` (iter), ' +

@@ -888,7 +888,8 @@ export abstract class BaseServer<
           record.shut = true;
           this._destroyRequest(request);
         } else {
-          await this.#shutdownRequest(record);
+          const shut = this.#shutdownRequest(record);
+          if (shut !== undefined) await shut;
         }
       }
       this.#inFlight.delete(request);
@@ -909,28 +910,37 @@ export abstract class BaseServer<
     } catch (error) {
       await this.#report(record, error);
     }
-    await this.#shutdownRequest(record);
+    const shut = this.#shutdownRequest(record);
+    if (shut !== undefined) await shut;
   }
 
   async #failJob(record: InFlight<Request, Address>, error: unknown): Promise<void> {
     await this.#report(record, error);
-    await this.#shutdownRequest(record);
+    const shut = this.#shutdownRequest(record);
+    if (shut !== undefined) await shut;
   }
 
-  async #shutdownRequest(record: InFlight<Request, Address>): Promise<void> {
-    if (record.shut) return;
+  /** Calls shutdownRequest() once; a promise only when the hook returned one (no frame per request). */
+  #shutdownRequest(record: InFlight<Request, Address>): Promise<void> | undefined {
+    if (record.shut) return undefined;
     record.shut = true;
     if (record.aborted) {
       this._destroyRequest(record.request);
-      return;
+      return undefined;
     }
+    let shut: Awaitable<void>;
     try {
-      const shut = this.shutdownRequest(record.request);
-      if (isPromise(shut)) await shut;
+      shut = this.shutdownRequest(record.request);
     } catch (error) {
-      this.log.error({ err: error, client: formatAddress(record.clientAddress) }, 'shutdownRequest() failed');
-      this._destroyRequest(record.request);
+      this.#shutdownFailed(record, error);
+      return undefined;
     }
+    return isPromise(shut) ? shut.then(undefined, (error: unknown) => this.#shutdownFailed(record, error)) : undefined;
+  }
+
+  #shutdownFailed(record: InFlight<Request, Address>, error: unknown): void {
+    this.log.error({ err: error, client: formatAddress(record.clientAddress) }, 'shutdownRequest() failed');
+    this._destroyRequest(record.request);
   }
 
   /** Sends an error to handleError() once; errors caused by an abort are not reported. */

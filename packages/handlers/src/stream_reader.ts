@@ -54,13 +54,6 @@ export interface ReadLimitOptions {
   limit?: number;
 }
 
-/** A read that could not complete with the data at hand: tries again on every change. */
-interface PendingRead {
-  attempt(): unknown;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-}
-
 /** A source the reader can pull from: a `net.Socket` or any `Readable`. */
 type Source = Readable & { setTimeout?(ms: number): unknown };
 
@@ -106,7 +99,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #eof = false;
   /** A terminal error: every later read rejects with it. */
   #error: unknown = undefined;
-  #pending: PendingRead | undefined;
+  /** The read waiting for data (tried again on every change), kept in fields: no object per read. */
+  #pending: (() => unknown) | undefined;
+  #resolve: (value: unknown) => void = noop;
+  #reject: (error: unknown) => void = noop;
   #paused = true;
 
   /**
@@ -333,7 +329,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
     if (result !== undefined) return Promise.resolve(result);
     return new Promise<T>((resolve, reject) => {
-      this.#pending = { attempt, resolve: resolve as (value: unknown) => void, reject };
+      this.#pending = attempt;
+      this.#resolve = resolve as (value: unknown) => void;
+      this.#reject = reject;
       if (this.#paused) {
         this.#paused = false;
         this.#source?.resume();
@@ -343,20 +341,33 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** Retries the waiting read after a change of state. */
   #poll(): void {
-    const pending = this.#pending;
-    if (pending === undefined) return;
+    const attempt = this.#pending;
+    if (attempt === undefined) return;
     let result: unknown;
     try {
-      result = pending.attempt();
+      result = attempt();
     } catch (error) {
-      this.#pending = undefined;
-      pending.reject(error);
+      this.#fail(error);
       return;
     }
     if (result !== undefined) {
-      this.#pending = undefined;
-      pending.resolve(result);
+      const resolve = this.#resolve;
+      this.#clear();
+      resolve(result);
     }
+  }
+
+  /** Rejects the waiting read. */
+  #fail(error: unknown): void {
+    const reject = this.#reject;
+    this.#clear();
+    reject(error);
+  }
+
+  #clear(): void {
+    this.#pending = undefined;
+    this.#resolve = noop;
+    this.#reject = noop;
   }
 
   /** Returns #buf[#start, end) and marks it read. */
@@ -462,12 +473,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const source = this.#source!;
     // The socket timer does not re-arm itself until the next activity.
     if (!source.destroyed) source.setTimeout?.(timeout);
-    const pending = this.#pending;
-    if (pending === undefined) return;
-    this.#pending = undefined;
-    pending.reject(new TimeoutError(timeout));
+    if (this.#pending !== undefined) this.#fail(new TimeoutError(timeout));
   }
 }
+
+function noop(): void {}
 
 function validateLimit(name: string, value: unknown): void {
   if (!(typeof value === 'number' && Number.isInteger(value) && value >= 1)) {

@@ -8,6 +8,7 @@ import {
   InvalidArgumentError,
   kDatagramReply,
   kShareSocket,
+  type Awaitable,
   type BaseServerOptions,
   type ClientAddress,
   type DatagramReply,
@@ -119,17 +120,17 @@ export abstract class DatagramServer<
    * }
    * ```
    */
-  override async shutdownRequest(request: DatagramRequest<Socket>): Promise<void> {
+  override shutdownRequest(request: DatagramRequest<Socket>): Awaitable<void> {
     const reply = (request as Partial<Record<typeof kDatagramReply, DatagramReply>>)[kDatagramReply]?.contents();
     const address = this._clientAddressOf(request);
-    if (reply !== undefined && address !== undefined && !this.#aborted.has(request)) {
-      try {
-        await this._send(request[1], reply, address);
-      } catch (error) {
+    if (reply === undefined || address === undefined || this.#aborted.has(request)) return this.closeRequest(request);
+    // Promise callbacks rather than an async function: one frame less per datagram.
+    return this._send(request[1], reply, address).then(
+      () => this.closeRequest(request),
+      (error: unknown) => {
         this._requestError(request, error);
-      }
-    }
-    const closed = this.closeRequest(request);
-    if (closed instanceof Promise) await closed;
+        return this.closeRequest(request);
+      },
+    );
   }
 }
