@@ -159,12 +159,16 @@ export abstract class StreamServer<
   }
 
   readonly #onConnection = (socket: net.Socket): void => {
-    socket.on('error', (error: Error) => {
-      // A reset after the reply was flushed is the peer's business, not a failed request.
-      if (!socket.writableFinished) this._requestError(socket, error);
-    });
+    socket.on('error', this.#onSocketError);
     this._accept(socket, this._clientAddress(socket));
   };
+
+  /** One listener for every connection (the socket is `this`), not a closure per connection. */
+  readonly #onSocketError = ((server: StreamServer<Address, ServerAddress>) =>
+    function (this: net.Socket, error: Error): void {
+      // A reset after the reply was flushed is the peer's business, not a failed request.
+      if (!this.writableFinished) server._requestError(this, error);
+    })(this);
 
   /**
    * Ends a connection after its handler: flushes what was written and half-closes, then lets the

@@ -423,9 +423,13 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
         if (this.#share?.kind === 'unix') worker.sharing = true;
         for (const wake of this.#waiting.splice(0)) wake();
         break;
-      case 'lent':
-        this.#lent.get(message.id)?.(handle as dgram.Socket);
+      case 'lent': {
+        const answer = this.#lent.get(message.id);
+        // A late answer (the borrow timed out): close the copy, or it would swallow datagrams.
+        if (answer === undefined) (handle as dgram.Socket | undefined)?.close();
+        else answer(handle as dgram.Socket);
         break;
+      }
       case 'seen':
         if (this.#requestEvents) this.#server?.[kRemoteRequests]?.seen(message.clients);
         break;
