@@ -487,6 +487,14 @@ export abstract class BaseServer<
     void this.#report(record, error);
   }
 
+  /**
+   * Transports call this for a failure that comes after its request closed (a reply sent without
+   * waiting for the kernel's answer): `'requestError'` and `handleError()` still get it.
+   */
+  protected _lateRequestError(request: Request, clientAddress: Address, error: unknown): Promise<void> {
+    return this.#report(new InFlight(request, clientAddress, this.#host), error);
+  }
+
   /** The client address of a request in flight, for transports that reply to it. */
   protected _clientAddressOf(request: Request): Address | undefined {
     return this.#inFlight.get(request)?.clientAddress;
@@ -846,10 +854,7 @@ export abstract class BaseServer<
       seen: (clientAddresses) => {
         for (const clientAddress of clientAddresses) this.#emit('request', clientAddress as Address);
       },
-      failed: async (request, clientAddress, error) => {
-        const record = new InFlight(request as Request, clientAddress as Address, this.#host);
-        await this.#report(record, error);
-      },
+      failed: (request, clientAddress, error) => this._lateRequestError(request as Request, clientAddress as Address, error),
       dropped: (info, message) => this._dropped(info as DropInfo<Address>, message),
     };
   }

@@ -89,8 +89,12 @@ export abstract class DatagramServer<
     return this._share();
   }
 
-  /** Sends one datagram from `socket` to `address`. */
-  protected abstract _send(socket: Socket, data: Buffer, address: Address): Promise<void>;
+  /**
+   * Sends one datagram from `socket` to `address`: a promise that settles with the outcome, or
+   * `undefined` when the transport does not wait and reports a failure itself, through
+   * `_lateRequestError(request, ...)`.
+   */
+  protected abstract _send(socket: Socket, data: Buffer, address: Address, request: DatagramRequest<Socket>): Promise<void> | undefined;
 
   /** Transports call this for every datagram received. */
   protected _receive(packet: Buffer, clientAddress: Address, socket: Socket): void {
@@ -124,8 +128,10 @@ export abstract class DatagramServer<
     const reply = (request as Partial<Record<typeof kDatagramReply, DatagramReply>>)[kDatagramReply]?.contents();
     const address = this._clientAddressOf(request);
     if (reply === undefined || address === undefined || this.#aborted.has(request)) return this.closeRequest(request);
+    const sent = this._send(request[1], reply, address, request);
+    if (sent === undefined) return this.closeRequest(request);
     // Promise callbacks rather than an async function: one frame less per datagram.
-    return this._send(request[1], reply, address).then(
+    return sent.then(
       () => this.closeRequest(request),
       (error: unknown) => {
         this._requestError(request, error);

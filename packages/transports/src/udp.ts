@@ -159,6 +159,7 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
       options: {},
       release: async () => {
         if (this.#socket !== socket) return;
+        await this.#whenSent();
         this.#socket = undefined;
         await new Promise<void>((resolve) => socket.close(() => resolve()));
       },
@@ -169,13 +170,27 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
   protected override async _unbind(): Promise<void> {
     const socket = this.#socket;
     if (socket === undefined) return;
+    await this.#whenSent();
     this.#socket = undefined;
     await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 
-  protected override _send(socket: dgram.Socket, data: Buffer, address: InetAddress): Promise<void> {
-    return new Promise((resolve, reject) => {
-      socket.send(data, address.port, address.host, (error) => (error ? reject(error) : resolve()));
+  protected override _send(socket: dgram.Socket, data: Buffer, address: InetAddress, request: DatagramRequest<dgram.Socket>): undefined {
+    // Not awaited: holding each request open until the kernel answers costs more than the send
+    // itself. A failure (EMSGSIZE, ENETUNREACH, ...) still reaches handleError().
+    this.#sending++;
+    socket.send(data, address.port, address.host, (error) => {
+      if (--this.#sending === 0) for (const resolve of this.#sent.splice(0)) resolve();
+      if (error) void this._lateRequestError(request, address, error);
     });
+    return undefined;
+  }
+
+  /** Replies handed to the socket and not yet confirmed: the socket closes only after them. */
+  #sending = 0;
+  readonly #sent: Array<() => void> = [];
+
+  async #whenSent(): Promise<void> {
+    if (this.#sending > 0) await new Promise<void>((resolve) => this.#sent.push(resolve));
   }
 }

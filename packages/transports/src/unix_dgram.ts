@@ -167,7 +167,7 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
     await releasePath(this.path, bound, this.log);
   }
 
-  protected override _send(socket: UnixDatagramSocket, data: Buffer, address: UnixAddress): Promise<void> {
+  protected override _send(socket: UnixDatagramSocket, data: Buffer, address: UnixAddress): Promise<void> | undefined {
     if (address.path === null) {
       return Promise.reject(new SocketError('EDESTADDRREQ', 'sendto', undefined));
     }

@@ -3,6 +3,7 @@
  * socketserver, and worker threads.
  */
 import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
@@ -117,6 +118,37 @@ with socketserver.UnixDatagramServer(sys.argv[1], Handler) as server:
         child.kill();
         await exited;
       }
+    }
+  });
+});
+
+describe('UDP errors', () => {
+  test('a reply too large for UDP reaches handleError with the client address, and serving goes on', async () => {
+    class Huge extends DatagramRequestHandler {
+      override async handle() {
+        await this.wfile.write(this.packet.toString() === 'huge' ? Buffer.alloc(70_000) : this.packet);
+      }
+    }
+    await using server = new UDPServer({ host: '127.0.0.1', port: 0 }, Huge, { logger: false });
+    const failed = gate<[unknown, unknown, unknown]>();
+    server.handleError = (request, client, error) => failed.open([request, client, error]);
+    await server.listen();
+    void server.serveForever();
+    const client = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+      const replies: string[] = [];
+      client.on('message', (data) => replies.push(data.toString()));
+      client.send('huge', server.serverAddress.port, '127.0.0.1');
+      const [request, clientAddress, error] = await failed.promise;
+      expect(error).toMatchObject({ code: 'EMSGSIZE' });
+      expect(clientAddress).toEqual({ host: '127.0.0.1', port: client.address().port, family: 'IPv4' });
+      expect((request as [Buffer])[0].toString()).toBe('huge');
+      client.send('small', server.serverAddress.port, '127.0.0.1');
+      await until(() => replies.length === 1);
+      expect(replies).toEqual(['small']);
+    } finally {
+      await new Promise<void>((resolve) => client.close(() => resolve()));
     }
   });
 });
