@@ -1,11 +1,11 @@
 /**
- * A CPU-heavy handler: for each line, sha256 iterated `ROUNDS` times. Workers of a worker pool
- * import this module and take `HashHandler` from it by name.
+ * CPU-heavy handlers: sha256 iterated `ROUNDS` times, per line (TCP) or per datagram (UDP).
+ * Workers of a worker pool import this module and take the handler from it by name.
  *
  * @module
  */
 import { createHash } from 'node:crypto';
-import { StreamRequestHandler } from 'sockserve';
+import { DatagramRequestHandler, StreamRequestHandler } from 'sockserve';
 
 /** How many times each line is hashed: enough to make a request cost about a millisecond. */
 export const ROUNDS = 2_000;
@@ -23,9 +23,30 @@ export const ROUNDS = 2_000;
 export class HashHandler extends StreamRequestHandler {
   override async handle(): Promise<void> {
     for await (const line of this.rfile.lines({ limit: 4096 })) {
-      let digest: Buffer = line;
-      for (let i = 0; i < ROUNDS; i++) digest = createHash('sha256').update(digest).digest();
-      await this.wfile.write(`${digest.toString('hex')} ${process.pid}\n`);
+      await this.wfile.write(`${hash(line)} ${process.pid}\n`);
     }
   }
+}
+
+/**
+ * Replies to each datagram with the hex sha256 of its bytes, hashed `ROUNDS` times.
+ *
+ * @example
+ * ```ts
+ * new UDPServer({ host: '127.0.0.1', port: 0 }, HashDatagramHandler, {
+ *   concurrency: new WorkerPoolStrategy({ module: import.meta.url, datagrams: 'shared' }),
+ * });
+ * ```
+ */
+export class HashDatagramHandler extends DatagramRequestHandler {
+  override async handle(): Promise<void> {
+    await this.wfile.write(`${hash(this.packet)} ${process.pid}\n`);
+  }
+}
+
+/** The hex sha256 of `data`, hashed `ROUNDS` times. */
+function hash(data: Buffer): string {
+  let digest = data;
+  for (let i = 0; i < ROUNDS; i++) digest = createHash('sha256').update(digest).digest();
+  return digest.toString('hex');
 }

@@ -2,12 +2,16 @@
  * The hash server: CPU-heavy requests, under the strategy of your choice.
  *
  *   node dist/main.js [--host 127.0.0.1] [--port 7878] [--strategy event-loop|sequential|pool] [--workers N]
+ *                     [--udp [--datagrams shared|relay]]
+ *
+ * With `--udp`, each datagram is one request; the pool's workers then read the UDP socket
+ * themselves (`--datagrams shared`, the default here) or get datagrams relayed by the server.
  *
  * @module
  */
 import { parseArgs } from 'node:util';
-import { EventLoopStrategy, SequentialStrategy, TCPServer, WorkerPoolStrategy, type ConcurrencyStrategy } from 'sockserve';
-import { HashHandler } from './hash_handler.js';
+import { EventLoopStrategy, SequentialStrategy, TCPServer, UDPServer, WorkerPoolStrategy, type ConcurrencyStrategy } from 'sockserve';
+import { HashDatagramHandler, HashHandler } from './hash_handler.js';
 
 const { values } = parseArgs({
   options: {
@@ -15,14 +19,22 @@ const { values } = parseArgs({
     port: { type: 'string', default: '7878' },
     strategy: { type: 'string', default: 'pool' },
     workers: { type: 'string' },
+    udp: { type: 'boolean', default: false },
+    datagrams: { type: 'string', default: 'shared' },
   },
 });
+
+if (values.datagrams !== 'shared' && values.datagrams !== 'relay') {
+  console.error(`Unknown --datagrams ${JSON.stringify(values.datagrams)}; use shared or relay`);
+  process.exit(2);
+}
 
 function strategy(): ConcurrencyStrategy {
   switch (values.strategy) {
     case 'pool':
       return new WorkerPoolStrategy({
         module: new URL('./hash_handler.js', import.meta.url),
+        datagrams: values.datagrams as 'shared' | 'relay',
         ...(values.workers === undefined ? {} : { workers: Number(values.workers) }),
       });
     case 'sequential':
@@ -35,14 +47,19 @@ function strategy(): ConcurrencyStrategy {
   }
 }
 
-const server = new TCPServer({ host: values.host, port: Number(values.port) }, HashHandler, { concurrency: strategy() });
+const address = { host: values.host, port: Number(values.port) };
+const server = values.udp
+  ? new UDPServer(address, HashDatagramHandler, { concurrency: strategy() })
+  : new TCPServer(address, HashHandler, { concurrency: strategy() });
 try {
   await server.listen();
 } catch (error) {
   console.error((error as Error).message);
   process.exit(1);
 }
-console.log(`hash server listening on ${server.serverAddress.host}:${server.serverAddress.port} (${server.concurrency.name})`);
+console.log(
+  `hash server listening on ${values.udp ? 'udp ' : ''}${server.serverAddress.host}:${server.serverAddress.port} (${server.concurrency.name})`,
+);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void server.shutdown());
 await server.serveForever();
 const report = await server.serverClose({ timeout: 5_000 });
