@@ -20,4 +20,4 @@ export { DatagramRequestHandler } from './datagram_request_handler.js';
 export { DatagramWriter } from './datagram_writer.js';
 export { StreamReader, type ReadLimitOptions, type StreamReaderOptions } from './stream_reader.js';
 export { StreamRequestHandler } from './stream_request_handler.js';
-export { StreamWriter } from './stream_writer.js';
+export { StreamWriter, type StreamWriterOptions } from './stream_writer.js';

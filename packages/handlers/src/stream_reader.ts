@@ -11,6 +11,7 @@ import {
   LimitExceededError,
   TimeoutError,
 } from '@sockserve/core';
+import { kReceived } from './_symbols.js';
 
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = Buffer.from('\n');
@@ -412,7 +413,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
   // ---------------------------------------------------------------------------------------------
   // Source events (arrow functions: bound once per reader, not per chunk)
 
+  /** Chunks received so far (see `StreamWriterOptions.input`). */
+  [kReceived] = 0;
+
   readonly #onData = (chunk: Buffer | string): void => {
+    this[kReceived]++;
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (this.#start === this.#end) {
       this.#buf = data;

@@ -46,7 +46,7 @@ export class StreamRequestHandler<Address extends ClientAddress = ClientAddress>
     const options = this.constructor as typeof StreamRequestHandler;
     // No signal: when the server aborts the request it destroys the socket, which ends reads.
     this.rfile = new StreamReader(request, { limit: options.maxLineLength, timeout: options.timeout });
-    this.wfile = new StreamWriter(request);
+    this.wfile = new StreamWriter(request, { input: this.rfile });
   }
 
   /** Applies `disableNagleAlgorithm`. Call `super.setup()` when overriding. */

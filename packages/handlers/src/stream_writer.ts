@@ -5,12 +5,33 @@
  */
 import type { Writable } from 'node:stream';
 import { ConnectionClosedError } from '@sockserve/core';
+import { kReceived } from './_symbols.js';
+import type { StreamReader } from './stream_reader.js';
+
+/**
+ * Options of {@link StreamWriter}.
+ *
+ * @example
+ * ```ts
+ * const rfile = new StreamReader(socket);
+ * const wfile = new StreamWriter(socket, { input: rfile });
+ * ```
+ */
+export interface StreamWriterOptions {
+  /**
+   * The reader of the same connection. Writes that answer one chunk of its input go out together;
+   * without it, writes made in one tick of the event loop do (which costs a `process.nextTick`
+   * per tick). `StreamRequestHandler` passes its `rfile`.
+   */
+  input?: StreamReader;
+}
 
 /**
  * Writes to a socket with backpressure. `write()` hands data to the socket at once (there is
  * nothing to flush) and resolves with the byte count; it waits for the socket to drain only when
  * the socket's buffer is over its high-water mark, so a fast writer cannot outrun a slow peer.
- * Writes made in one tick of the event loop go out together, in one system call.
+ * Writes that answer one chunk of input (see {@link StreamWriterOptions.input}), or that are made
+ * in one tick of the event loop, go out together, in one system call.
  * Everything written before the handler's `finish()` returns reaches the peer: the server
  * half-closes only after the socket's buffer has been flushed.
  *
@@ -29,8 +50,11 @@ export class StreamWriter {
   /** The first error the socket reported, the cause of later write failures. */
   #error: Error | undefined;
 
-  constructor(sink: Writable) {
+  readonly #input: StreamReader | undefined;
+
+  constructor(sink: Writable, options: StreamWriterOptions = {}) {
     this.#sink = sink;
+    this.#input = options.input;
     sink.on('error', this.#onError);
   }
 
@@ -82,17 +106,17 @@ export class StreamWriter {
   #burst = 0;
   /** The socket is corked until the current tick ends. */
   #corked = false;
-  /** The tick of this writer's last write. */
+  /** The input chunk (or tick) of this writer's last write. */
   #tick = -1;
 
   /**
-   * Batches writes made in one tick: the first goes out at once (an echo writes once per chunk
-   * and gains nothing from waiting), a second one in the same tick corks the socket until the
-   * tick ends, so a handler that replies to many buffered lines makes two system calls, not one
-   * per line.
+   * Batches writes that answer one chunk of input (or, without a reader, that are made in one
+   * tick): the first goes out at once (an echo writes once per chunk and gains nothing from
+   * waiting), a second one corks the socket until the tick ends, so a handler that replies to
+   * many buffered lines makes two system calls, not one per line.
    */
   #batch(): void {
-    const tick = currentTick();
+    const tick = this.#input === undefined ? currentTick() : this.#input[kReceived];
     if (this.#tick !== tick) {
       this.#tick = tick;
       return;

@@ -22,6 +22,21 @@ async function pair() {
   };
 }
 
+/** Counts what a socket hands to the kernel: one call per write, or one per batch. */
+function countWrites(socket: net.Socket): () => number {
+  type Sink = { _write: (...args: unknown[]) => unknown; _writev: (...args: unknown[]) => unknown };
+  const sink = socket as unknown as Sink;
+  let calls = 0;
+  for (const name of ['_write', '_writev'] as const) {
+    const original = sink[name];
+    sink[name] = function (this: unknown, ...args: unknown[]) {
+      calls++;
+      return original.apply(this, args);
+    };
+  }
+  return () => calls;
+}
+
 describe('StreamWriter', () => {
   test('write() resolves with the byte count, UTF-8 for strings', async () => {
     await using p = await pair();
@@ -85,28 +100,37 @@ describe('StreamWriter', () => {
   test('writes made in one tick reach the socket together, in order', async () => {
     await using p = await pair();
     const writer = new StreamWriter(p.socket);
-    // Count what the socket hands to the kernel: one call per write, or one per batch.
-    type Sink = { _write: (...args: unknown[]) => unknown; _writev: (...args: unknown[]) => unknown };
-    const sink = p.socket as unknown as Sink;
-    let calls = 0;
-    for (const name of ['_write', '_writev'] as const) {
-      const original = sink[name];
-      sink[name] = function (this: unknown, ...args: unknown[]) {
-        calls++;
-        return original.apply(this, args);
-      };
-    }
+    const calls = countWrites(p.socket);
     const expected = Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join('');
     const received = readBytes(p.client, Buffer.byteLength(expected));
     for (let i = 0; i < 100; i++) await writer.write(`line ${i}\n`); // awaits that resolve in the same tick
     expect((await received).toString()).toBe(expected);
-    expect(calls).toBeLessThanOrEqual(2); // the first write at once, the other 99 in one batch
+    expect(calls()).toBeLessThanOrEqual(2); // the first write at once, the other 99 in one batch
     // A write in a later tick goes out at once again.
     await new Promise((resolve) => setImmediate(resolve));
     const more = readBytes(p.client, 5);
     await writer.write('later');
     expect((await more).toString()).toBe('later');
-    expect(calls).toBeLessThanOrEqual(3);
+    expect(calls()).toBeLessThanOrEqual(3);
+  });
+
+  test("with its connection's reader, the answers to one chunk of input go out together", async () => {
+    await using p = await pair();
+    const reader = new StreamReader(p.socket);
+    const writer = new StreamWriter(p.socket, { input: reader });
+    const calls = countWrites(p.socket);
+    const lines = Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join('');
+    const received = readBytes(p.client, Buffer.byteLength(lines) * 2);
+    p.client.write(lines);
+    let seen = 0;
+    for await (const line of reader.lines()) {
+      await writer.write(line);
+      await writer.write(line);
+      if (++seen === 50) break;
+    }
+    expect((await received).toString()).toBe(lines.replace(/(line \d+\n)/g, '$1$1'));
+    // One chunk of 50 lines (loopback delivers it whole): the first answer at once, the rest batched.
+    expect(calls()).toBeLessThanOrEqual(4);
   });
 
   test('writes after the peer reset reject with ConnectionClosedError carrying the cause', async () => {

@@ -1,0 +1,8 @@
+/**
+ * Keys shared by the handlers' classes, not part of the public API.
+ *
+ * @module
+ */
+
+/** How many chunks a `StreamReader` has received: a writer answering them batches per chunk. */
+export const kReceived: unique symbol = Symbol('sockserve.received') as never;
