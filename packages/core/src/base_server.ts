@@ -871,58 +871,98 @@ export abstract class BaseServer<
     return record;
   }
 
-  async #dispatch(request: Request, clientAddress: Address): Promise<void> {
+  /**
+   * Verifies and processes one request, then closes it if the strategy did not. Written with
+   * promise callbacks, not as an async function: a request in flight holds a reaction here rather
+   * than a suspended frame. Hooks may be sync: only what returns a promise is waited for.
+   */
+  #dispatch(request: Request, clientAddress: Address): Promise<void> | undefined {
     const record = this.#track(request, clientAddress);
+    this.#emit('request', clientAddress);
+    let answer: Awaitable<boolean>;
     try {
-      this.#emit('request', clientAddress);
-      let verified = false;
-      try {
-        // Hooks may be sync: await only what is a promise, to spare a turn per request.
-        const answer = this.verifyRequest(request, clientAddress);
-        verified = (isPromise(answer) ? await answer : answer) === true;
-      } catch (error) {
-        await this.#report(record, error);
-      }
-      if (verified) await this.processRequest(request, clientAddress);
+      answer = this.verifyRequest(request, clientAddress);
     } catch (error) {
-      await this.#report(record, error);
-    } finally {
-      // Refused, failed, or skipped by the strategy because aborted: close it now.
-      if (!record.shut) {
-        if (record.aborted) {
-          record.shut = true;
-          this._destroyRequest(request);
-        } else {
-          const shut = this.#shutdownRequest(record);
-          if (shut !== undefined) await shut;
-        }
-      }
-      this.#inFlight.delete(request);
-      record.finish();
+      return this.#failDispatch(record, error);
     }
+    if (isPromise(answer)) {
+      return answer.then(
+        (verified) => (verified === true ? this.#process(record) : this.#settle(record)),
+        (error: unknown) => this.#failDispatch(record, error),
+      );
+    }
+    return answer === true ? this.#process(record) : this.#settle(record);
+  }
+
+  #process(record: InFlight<Request, Address>): Promise<void> {
+    let processing: unknown;
     try {
-      const actions = this.serviceActions();
-      if (isPromise(actions)) await actions;
+      processing = this.processRequest(record.request, record.clientAddress);
+    } catch (error) {
+      return this.#failDispatch(record, error);
+    }
+    // An override written in plain JavaScript may return nothing.
+    if (!isPromise(processing)) return Promise.resolve(this.#settle(record));
+    return Promise.resolve(processing).then(
+      () => this.#settle(record),
+      (error: unknown) => this.#failDispatch(record, error),
+    );
+  }
+
+  #failDispatch(record: InFlight<Request, Address>, error: unknown): Promise<void> {
+    return this.#report(record, error).then(() => this.#settle(record));
+  }
+
+  /**
+   * Closes a request the strategy did not close (refused, failed, or skipped because aborted),
+   * forgets it, then runs serviceActions().
+   */
+  #settle(record: InFlight<Request, Address>): Promise<void> | undefined {
+    if (!record.shut) {
+      if (record.aborted) {
+        record.shut = true;
+        this._destroyRequest(record.request);
+      } else {
+        const shut = this.#shutdownRequest(record);
+        if (shut !== undefined) return shut.then(() => this.#forget(record));
+      }
+    }
+    return this.#forget(record);
+  }
+
+  #forget(record: InFlight<Request, Address>): Promise<void> | undefined {
+    this.#inFlight.delete(record.request);
+    record.finish();
+    let actions: Awaitable<void>;
+    try {
+      actions = this.serviceActions();
     } catch (error) {
       this.log.error({ err: error }, 'serviceActions() failed');
+      return undefined;
     }
+    return isPromise(actions) ? actions.then(undefined, (error: unknown) => this.log.error({ err: error }, 'serviceActions() failed')) : undefined;
   }
 
-  async #runJob(record: InFlight<Request, Address>): Promise<void> {
-    if (record.aborted) return;
+
+  /** finishRequest(), handleError() on failure, then shutdownRequest(); never rejects. No frame of its own. */
+  #runJob(record: InFlight<Request, Address>): Promise<void> {
+    if (record.aborted) return Promise.resolve();
+    let finished: unknown;
     try {
-      await this.finishRequest(record.request, record.clientAddress);
+      finished = this.finishRequest(record.request, record.clientAddress);
     } catch (error) {
-      await this.#report(record, error);
+      return this.#failJob(record, error);
     }
-    const shut = this.#shutdownRequest(record);
-    if (shut !== undefined) await shut;
+    // An override written in plain JavaScript may return nothing.
+    if (!isPromise(finished)) return Promise.resolve(this.#shutdownRequest(record));
+    return Promise.resolve(finished).then(
+      () => this.#shutdownRequest(record),
+      (error: unknown) => this.#failJob(record, error),
+    );
   }
 
-  async #failJob(record: InFlight<Request, Address>, error: unknown): Promise<void> {
-    await this.#report(record, error);
-    const shut = this.#shutdownRequest(record);
-    if (shut !== undefined) await shut;
+  #failJob(record: InFlight<Request, Address>, error: unknown): Promise<void> {
+    return this.#report(record, error).then(() => this.#shutdownRequest(record));
   }
 
   /** Calls shutdownRequest() once; a promise only when the hook returned one (no frame per request). */

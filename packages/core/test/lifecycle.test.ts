@@ -215,6 +215,40 @@ describe('handleRequest()', () => {
     await reply;
     expect(actions).toBe(1);
   });
+
+  test('hook overrides that return nothing (plain JavaScript) still run the request through', async () => {
+    const calls: string[] = [];
+    class Plain extends TCPServer {
+      // As a JavaScript subclass might write them: no promise returned.
+      override finishRequest(socket: net.Socket): Promise<void> {
+        calls.push('finish');
+        socket.write('plain\n');
+        return undefined as never;
+      }
+      override shutdownRequest(socket: net.Socket) {
+        calls.push('shutdown');
+        return super.shutdownRequest(socket);
+      }
+    }
+    await using server = new Plain(local, Echo, { logger: false });
+    await server.listen();
+    void server.serveForever();
+    expect((await exchange(server, '')).toString()).toBe('plain\n');
+    await until(() => calls.length === 2);
+    expect(calls).toEqual(['finish', 'shutdown']);
+
+    class Skipping extends TCPServer {
+      override processRequest(): Promise<void> {
+        calls.push('process');
+        return undefined as never; // handled nothing: the server closes the request
+      }
+    }
+    await using skipping = new Skipping(local, Echo, { logger: false });
+    await skipping.listen();
+    void skipping.serveForever();
+    expect((await exchange(skipping, 'ignored')).length).toBe(0);
+    expect(calls).toContain('process');
+  });
 });
 
 describe('errors in handlers', () => {
