@@ -273,6 +273,15 @@ function isPromise(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }
 
+/**
+ * Runs `next` once `result` (what a hook returned) has settled, or `failed` with its error. A
+ * hook that returned no promise (an override in plain JavaScript may) goes straight to `next`.
+ */
+function continueWith(result: unknown, next: () => PromiseLike<void> | undefined, failed: (error: unknown) => Promise<void>): Promise<void> {
+  if (!isPromise(result)) return Promise.resolve(next());
+  return Promise.resolve(result).then(next, failed);
+}
+
 function deferred<T>(): Deferred<T> {
   let resolve!: (value: T) => void;
   let reject!: (reason: unknown) => void;
@@ -901,11 +910,10 @@ export abstract class BaseServer<
     } catch (error) {
       return this.#failDispatch(record, error);
     }
-    // An override written in plain JavaScript may return nothing.
-    if (!isPromise(processing)) return Promise.resolve(this.#settle(record));
-    return Promise.resolve(processing).then(
+    return continueWith(
+      processing,
       () => this.#settle(record),
-      (error: unknown) => this.#failDispatch(record, error),
+      (error) => this.#failDispatch(record, error),
     );
   }
 
@@ -943,7 +951,6 @@ export abstract class BaseServer<
     return isPromise(actions) ? actions.then(undefined, (error: unknown) => this.log.error({ err: error }, 'serviceActions() failed')) : undefined;
   }
 
-
   /** finishRequest(), handleError() on failure, then shutdownRequest(); never rejects. No frame of its own. */
   #runJob(record: InFlight<Request, Address>): Promise<void> {
     if (record.aborted) return Promise.resolve();
@@ -953,11 +960,10 @@ export abstract class BaseServer<
     } catch (error) {
       return this.#failJob(record, error);
     }
-    // An override written in plain JavaScript may return nothing.
-    if (!isPromise(finished)) return Promise.resolve(this.#shutdownRequest(record));
-    return Promise.resolve(finished).then(
+    return continueWith(
+      finished,
       () => this.#shutdownRequest(record),
-      (error: unknown) => this.#failJob(record, error),
+      (error) => this.#failJob(record, error),
     );
   }
 
