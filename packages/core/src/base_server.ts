@@ -243,6 +243,19 @@ export async function runHandler(handler: RequestHandler): Promise<void> {
 }
 
 /**
+ * Builds an {@link InetAddress} from what Node reports (`address()`, a `dgram` sender's
+ * `RemoteInfo`, a socket's `remoteAddress`/`remotePort`/`remoteFamily`).
+ *
+ * @example
+ * ```ts
+ * socket.on('message', (packet, remote) => seen(inetAddress(remote.address, remote.port, remote.family)));
+ * ```
+ */
+export function inetAddress(host: string, port: number, family: string | number | undefined): InetAddress {
+  return { host, port, family: family === 'IPv6' || family === 6 ? 'IPv6' : 'IPv4' };
+}
+
+/**
  * Formats a client or server address for logs: `host:port`, `[v6]:port`, or a Unix path.
  *
  * @example

@@ -11,6 +11,7 @@
 export {
   BaseServer,
   formatAddress,
+  inetAddress,
   kRequestContext,
   runHandler,
   type BaseServerOptions,

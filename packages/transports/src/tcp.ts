@@ -4,7 +4,8 @@
  * @module
  */
 import net from 'node:net';
-import { InvalidArgumentError, type InetAddress, type RequestHandlerClass } from '@sockserve/core';
+import { inetAddress, type InetAddress, type RequestHandlerClass } from '@sockserve/core';
+import { checkInetAddress, describeInetAddress, reportedInetAddress, requestedInetAddress } from './_inet.js';
 import { StreamServer, type StreamServerOptions } from './stream_server.js';
 
 /**
@@ -73,35 +74,25 @@ export class TCPServer extends StreamServer<InetAddress, InetAddress> {
     options: TCPServerOptions = {},
   ) {
     super(RequestHandlerClass, options);
-    if (typeof address !== 'object' || address === null) {
-      throw new InvalidArgumentError(`Expected \`address\` to be an object like { host, port }, got \`${String(address)}\``);
-    }
-    this.requestedAddress = Object.freeze({ host: address.host, port: address.port });
+    this.requestedAddress = requestedInetAddress(address);
     this.#options = options;
   }
 
   /** The bound address with the real port (still after close); before `listen()`, the requested one. */
   get serverAddress(): InetAddress {
-    if (this.#bound !== undefined) return this.#bound;
-    const { host, port } = this.requestedAddress;
-    return { host, port, family: net.isIPv6(host) ? 'IPv6' : 'IPv4' };
+    return reportedInetAddress(this.#bound, this.requestedAddress);
   }
 
   protected override async _afterBind(): Promise<void> {
     const bound = this._listener?.address();
     if (bound !== null && typeof bound === 'object') {
-      this.#bound = { host: bound.address, port: bound.port, family: familyOf(bound.family) };
+      this.#bound = inetAddress(bound.address, bound.port, bound.family);
     }
   }
 
   protected override _listenOptions(): net.ListenOptions {
+    checkInetAddress(this.requestedAddress);
     const { host, port } = this.requestedAddress;
-    if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
-      throw new InvalidArgumentError(`Expected \`port\` to be an integer from 0 to 65535, got \`${String(port)}\``);
-    }
-    if (typeof host !== 'string' || host.length === 0) {
-      throw new InvalidArgumentError(`Expected \`host\` to be a non-empty string, got \`${String(host)}\``);
-    }
     return { host, port, ipv6Only: this.#options.ipv6Only === true };
   }
 
@@ -115,19 +106,10 @@ export class TCPServer extends StreamServer<InetAddress, InetAddress> {
   }
 
   protected override _clientAddress(socket: net.Socket): InetAddress {
-    return {
-      host: socket.remoteAddress ?? '',
-      port: socket.remotePort ?? 0,
-      family: familyOf(socket.remoteFamily),
-    };
+    return inetAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0, socket.remoteFamily);
   }
 
   protected override _describeAddress(): string {
-    const { host, port } = this.requestedAddress;
-    return `${String(host).includes(':') ? `[${host}]` : host}:${port}`;
+    return describeInetAddress(this.requestedAddress);
   }
-}
-
-function familyOf(family: string | number | undefined): 'IPv4' | 'IPv6' {
-  return family === 'IPv6' || family === 6 ? 'IPv6' : 'IPv4';
 }

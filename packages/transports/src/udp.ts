@@ -6,13 +6,14 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import {
-  InvalidArgumentError,
   InvalidStateError,
+  inetAddress,
   toListenError,
   type InetAddress,
   type RequestHandlerClass,
   type SharedDatagramSocket,
 } from '@sockserve/core';
+import { checkInetAddress, describeInetAddress, reportedInetAddress, requestedInetAddress } from './_inet.js';
 import { DatagramServer, type DatagramRequest, type DatagramServerOptions } from './datagram_server.js';
 import type { TCPAddress } from './tcp.js';
 
@@ -79,18 +80,13 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
     options: UDPServerOptions = {},
   ) {
     super(RequestHandlerClass, options, MAX_UDP_PAYLOAD);
-    if (typeof address !== 'object' || address === null) {
-      throw new InvalidArgumentError(`Expected \`address\` to be an object like { host, port }, got \`${String(address)}\``);
-    }
-    this.requestedAddress = Object.freeze({ host: address.host, port: address.port });
+    this.requestedAddress = requestedInetAddress(address);
     this.#options = options;
   }
 
   /** The bound address with the real port (still after close); before `listen()`, the requested one. */
   get serverAddress(): InetAddress {
-    if (this.#bound !== undefined) return this.#bound;
-    const { host, port } = this.requestedAddress;
-    return { host, port, family: net.isIPv6(host) ? 'IPv6' : 'IPv4' };
+    return reportedInetAddress(this.#bound, this.requestedAddress);
   }
 
   /** The bound `dgram.Socket`, or `undefined` before `listen()` and after close. */
@@ -99,14 +95,9 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
   }
 
   protected override async _bind(): Promise<void> {
+    checkInetAddress(this.requestedAddress);
     const { host, port } = this.requestedAddress;
-    const described = `udp ${host.includes(':') ? `[${host}]` : host}:${port}`;
-    if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
-      throw new InvalidArgumentError(`Expected \`port\` to be an integer from 0 to 65535, got \`${String(port)}\``);
-    }
-    if (typeof host !== 'string' || host.length === 0) {
-      throw new InvalidArgumentError(`Expected \`host\` to be a non-empty string, got \`${String(host)}\``);
-    }
+    const described = `udp ${describeInetAddress(this.requestedAddress)}`;
     let socket: dgram.Socket;
     try {
       socket = await this.#open(host, port);
@@ -114,10 +105,10 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
       throw toListenError(error, described);
     }
     const bound = socket.address();
-    this.#bound = { host: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+    this.#bound = inetAddress(bound.address, bound.port, bound.family);
     socket.on('error', (error) => this._serverError(error));
     socket.on('message', (packet, remote) => {
-      this._receive(packet, { host: remote.address, port: remote.port, family: remote.family === 'IPv6' ? 'IPv6' : 'IPv4' }, socket);
+      this._receive(packet, inetAddress(remote.address, remote.port, remote.family), socket);
     });
     this.#socket = socket;
   }

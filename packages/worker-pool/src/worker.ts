@@ -11,6 +11,7 @@ import {
   RequestAbortedError,
   SocketError,
   formatAddress,
+  inetAddress,
   runHandler,
   kDatagramReply,
   kRequestContext,
@@ -215,7 +216,7 @@ async function handleShared(rid: number, packet: Buffer, clientAddress: unknown)
 
 function shareUdp(socket: dgram.Socket): void {
   socket.on('message', (packet, remote) =>
-    receive(packet, { host: remote.address, port: remote.port, family: remote.family === 'IPv6' ? 'IPv6' : 'IPv4' }),
+    receive(packet, inetAddress(remote.address, remote.port, remote.family)),
   );
   socket.on('error', (error) => log.error({ err: error }, 'Shared datagram socket error'));
   shared = {

@@ -13,6 +13,7 @@ import {
   InvalidArgumentError,
   WorkerCrashedError,
   WorkerStartError,
+  inetAddress,
   kDatagramReply,
   kRemoteRequests,
   kShareSocket,
@@ -547,7 +548,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     }
     socket.on('message', (packet, remote) => {
       const target = this.#pool.find((other) => other.sharing && other.child.connected) ?? worker;
-      const clientAddress = { host: remote.address, port: remote.port, family: remote.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+      const clientAddress = inetAddress(remote.address, remote.port, remote.family);
       this.#send(target, { t: 'packet', clientAddress, packet });
     });
     try {
