@@ -864,7 +864,7 @@ export abstract class BaseServer<
 
   /** @internal For strategies that receive and handle requests in other processes. */
   get [kRemoteRequests](): RemoteRequests {
-    return {
+    return (this.#remote ??= {
       watchRequestListeners: (callback) => {
         const check = (event: string | symbol): void => {
           if (event === 'request') queueMicrotask(() => callback(this.listenerCount('request') > 0));
@@ -878,8 +878,10 @@ export abstract class BaseServer<
       },
       failed: (request, clientAddress, error) => this._lateRequestError(request as Request, clientAddress as Address, error),
       dropped: (info, message) => this._dropped(info as DropInfo<Address>, message),
-    };
+    });
   }
+
+  #remote: RemoteRequests | undefined;
 
   /** @internal */
   [kRequestContext](request: unknown): RequestContext | undefined {

@@ -21,6 +21,7 @@ import {
   type ConcurrencyStrategy,
   type DatagramReply,
   type RequestJob,
+  type RemoteRequests,
   type ServerCloseOptions,
   type SharedDatagramSocket,
   type StrategyHost,
@@ -160,6 +161,8 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
   #nextLend = 1;
   #pool: Worker[] = [];
   #server: StrategyHost | undefined;
+  /** Where requests that workers read themselves are reported (shared datagrams). */
+  #remote: RemoteRequests | undefined;
   #log: Logger | undefined;
   /** Jobs waiting for a ready worker (all are restarting). */
   readonly #waiting: Array<() => void> = [];
@@ -224,7 +227,8 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
         );
       }
       this.#share = share.call(server);
-      server[kRemoteRequests]?.watchRequestListeners((wanted) => {
+      this.#remote = server[kRemoteRequests];
+      this.#remote?.watchRequestListeners((wanted) => {
         if (wanted === this.#requestEvents) return;
         this.#requestEvents = wanted;
         for (const worker of this.#pool) this.#send(worker, { t: 'events', wanted });
@@ -432,17 +436,17 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
         break;
       }
       case 'seen':
-        if (this.#requestEvents) this.#server?.[kRemoteRequests]?.seen(message.clients);
+        if (this.#requestEvents) this.#remote?.seen(message.clients);
         break;
       case 'failed': {
         const { packet } = message;
         const request = [Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength), this.#share?.socket];
-        void this.#server?.[kRemoteRequests]?.failed(request, message.clientAddress, fromWire(message.error, worker.id));
+        void this.#remote?.failed(request, message.clientAddress, fromWire(message.error, worker.id));
         break;
       }
       case 'dropped': {
         const { reason, clientAddress, size } = message;
-        this.#server?.[kRemoteRequests]?.dropped({ reason, clientAddress, size }, message.message);
+        this.#remote?.dropped({ reason, clientAddress, size }, message.message);
         break;
       }
       case 'stopped':
