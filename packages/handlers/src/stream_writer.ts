@@ -87,15 +87,11 @@ export class StreamWriter {
     // within the same turn); without a pause now and then, a writing loop would keep the event
     // loop from every other connection.
     this.#burst += length;
-    if (sink.write(data) || !overHighWaterMark(sink)) {
-      if (this.#burst < YIELD_EVERY_BYTES) return Promise.resolve(length);
-      this.#burst = 0;
-      return new Promise((resolve) => setImmediate(resolve, length));
-    }
+    if (sink.write(data) || !overHighWaterMark(sink)) return Promise.resolve(this.#pause(length));
     return this.#drain().then(() => this.#pause(length));
   }
 
-  /** After a drain: resolves at once, or on the next turn of the event loop once a burst is due. */
+  /** `length` at once, or on the next turn of the event loop once a burst is due. */
   #pause(length: number): number | Promise<number> {
     if (this.#burst < YIELD_EVERY_BYTES) return length;
     this.#burst = 0;
