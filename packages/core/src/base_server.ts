@@ -315,7 +315,18 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
 }
 
 /** Waits for all promises, or at most `ms` (undefined: no limit). True when all settled in time. */
-async function settleWithin(promises: Promise<unknown>[], ms: number | undefined): Promise<boolean> {
+/**
+ * Waits until every promise has settled, or `ms` have passed (no `ms`: as long as it takes).
+ * Resolves with whether all settled in time; never rejects. Servers and pool workers use it to
+ * drain requests within a close deadline.
+ *
+ * @example
+ * ```ts
+ * const drained = await settleWithin(requests.map((r) => r.done), 5_000);
+ * if (!drained) abortTheRest();
+ * ```
+ */
+export async function settleWithin(promises: Promise<unknown>[], ms: number | undefined): Promise<boolean> {
   const all = Promise.allSettled(promises).then(() => true);
   if (ms === undefined) return all;
   const timer = delay(ms);

@@ -14,6 +14,7 @@ export {
   inetAddress,
   kRequestContext,
   runHandler,
+  settleWithin,
   type BaseServerOptions,
   type CloseReport,
   type DropInfo,

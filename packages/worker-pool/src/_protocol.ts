@@ -72,6 +72,9 @@ export type FromWorker =
 
 export const CONFIG_ENV = 'SOCKSERVE_WORKER_CONFIG';
 
+/** How long a worker's aborted requests get to end before the worker reports and exits. */
+export const ABORT_GRACE_MS = 1_000;
+
 export function toWire(error: unknown): WireError {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;

@@ -13,6 +13,7 @@ import {
   formatAddress,
   inetAddress,
   runHandler,
+  settleWithin,
   kDatagramReply,
   kRequestContext,
   type DatagramReply,
@@ -22,7 +23,7 @@ import {
 } from '@sockserve/core';
 import { discardUntilClosed, endSocket } from '@sockserve/transports';
 import { pino, type Logger } from 'pino';
-import { CONFIG_ENV, toWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
+import { ABORT_GRACE_MS, CONFIG_ENV, toWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
 
 const config = JSON.parse(process.env[CONFIG_ENV] ?? 'null') as WorkerConfig | null;
 if (config === null || typeof process.send !== 'function') {
@@ -273,24 +274,13 @@ async function stop(timeout: number | undefined): Promise<void> {
   if (late.length > 0) {
     await settleWithin(
       late.map((request) => request.done),
-      1_000,
+      ABORT_GRACE_MS,
     );
   }
   send({ t: 'stopped', completed: local.length - late.length, aborted: late.length }, () => {
     stopReported = true;
     maybeExit();
   });
-}
-
-async function settleWithin(promises: Array<Promise<void>>, ms: number | undefined): Promise<void> {
-  if (promises.length === 0) return;
-  if (ms === undefined) {
-    await Promise.all(promises);
-    return;
-  }
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(promises), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }
 
 process.on('message', (message: ToWorker, handle?: unknown) => {

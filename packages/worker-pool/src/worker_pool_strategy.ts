@@ -28,6 +28,7 @@ import {
 } from '@sockserve/core';
 import type { Logger } from 'pino';
 import {
+  ABORT_GRACE_MS,
   CONFIG_ENV,
   SHARED_FD,
   fromWire,
@@ -291,7 +292,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     // Relayed and stream requests are done by now (the server waited for them); requests that
     // workers read themselves get the rest of the deadline, then a second to take their abort.
     const shared = this.#share !== undefined;
-    const grace = shared ? (timeout === undefined ? undefined : timeout + 1_000 + this.#stopTimeout) : this.#stopTimeout;
+    const grace = shared ? (timeout === undefined ? undefined : timeout + ABORT_GRACE_MS + this.#stopTimeout) : this.#stopTimeout;
     const report = { completed: 0, aborted: 0 };
     await Promise.all(
       this.#pool.map(async (worker) => {
