@@ -11,7 +11,7 @@ import {
   LimitExceededError,
   TimeoutError,
 } from '@sockserve/core';
-import { kReceived } from './_symbols.js';
+import { kReceived, kReader } from './_symbols.js';
 
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = Buffer.from('\n');
@@ -55,8 +55,11 @@ export interface ReadLimitOptions {
   limit?: number;
 }
 
+/** One try at completing a read (`this` is the reader): the result, or undefined to wait. */
+type Attempt<T> = (this: StreamReader, arg: number) => T | undefined;
+
 /** A source the reader can pull from: a `net.Socket` or any `Readable`. */
-type Source = Readable & { setTimeout?(ms: number): unknown };
+type Source = Readable & { setTimeout?(ms: number): unknown; [kReader]?: StreamReader };
 
 /**
  * Buffered reads from a stream, with a limit on every framing read. It is an
@@ -67,7 +70,8 @@ type Source = Readable & { setTimeout?(ms: number): unknown };
  * so a slow handler pushes back on the peer instead of buffering without bound. Reads complete
  * synchronously from the socket's data callback, lines that lie within one chunk are returned
  * without copying, and bytes are copied only when a frame spans chunks. One read at a time:
- * a second read while one is waiting rejects with `InvalidStateError`.
+ * a second read while one is waiting rejects with `InvalidStateError`. One reader per stream:
+ * a second `StreamReader` over the same stream throws `InvalidStateError`.
  *
  * @example
  * ```ts
@@ -85,7 +89,6 @@ export class StreamReader implements AsyncIterable<Buffer> {
   readonly limit: number;
   /** The source, or undefined for a reader over a fixed buffer. */
   readonly #source: Source | undefined;
-  /** Read timeout in ms, or null. */
   readonly #highWaterMark: number;
   #signal: AbortSignal | undefined;
   /** Buffered bytes are #buf[#start, #end). */
@@ -101,14 +104,19 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** A terminal error: every later read rejects with it. */
   #error: unknown = undefined;
   /** The read waiting for data (tried again on every change), kept in fields: no object per read. */
-  #pending: (() => unknown) | undefined;
+  #pending: Attempt<unknown> | undefined;
+  /** The argument of the waiting read's attempt (a limit or a byte count). */
+  #arg = 0;
   #resolve: (value: unknown) => void = noop;
   #reject: (error: unknown) => void = noop;
   #paused = true;
+  /** Read timeout in ms, or null. */
+  #timeout: number | null = null;
 
   /**
    * @param source A socket or other readable stream, or bytes already in memory (then reads are
    * served from them, and the reader is at its end once they are read).
+   * @throws InvalidStateError when `source` already has a reader.
    */
   constructor(source: Readable | Uint8Array, options: StreamReaderOptions = {}) {
     const { limit = 65_536, timeout = null, signal, highWaterMark } = options;
@@ -134,14 +142,22 @@ export class StreamReader implements AsyncIterable<Buffer> {
       this.#eof = true;
       return;
     }
-    this.#source = source as Source;
-    source.on('data', this.#onData);
-    source.on('end', this.#onEnd);
-    source.on('error', this.#onError);
-    source.on('close', this.#onClose);
+    const from = source as Source;
+    if (from[kReader] !== undefined) {
+      throw new InvalidStateError('This stream already has a StreamReader; read through that one (two readers would each get only part of the data)');
+    }
+    this.#source = from;
+    // The listeners are shared by every reader (they find theirs on the source): no closures per
+    // connection.
+    from[kReader] = this;
+    from.on('data', StreamReader.#sourceData);
+    from.on('end', StreamReader.#sourceEnd);
+    from.on('error', StreamReader.#sourceError);
+    from.on('close', StreamReader.#sourceClose);
     if (timeout !== null) {
-      source.on('timeout', () => this.#onTimeout(timeout));
-      this.#source.setTimeout?.(timeout);
+      this.#timeout = timeout;
+      from.on('timeout', StreamReader.#sourceTimeout);
+      from.setTimeout?.(timeout);
     }
     // Sockets accepted with pauseOnConnect are paused; other streams would start flowing on 'data'.
     source.pause();
@@ -183,8 +199,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * ```
    */
   readline(options?: ReadLimitOptions): Promise<Buffer> {
-    const limit = this.#limitOf(options);
-    return this.#read(() => this.#takeUntil(NEWLINE, limit, false));
+    return this.#read(StreamReader.#line, this.#limitOf(options));
   }
 
   /**
@@ -201,7 +216,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const limit = this.#limitOf(options);
     const sep = typeof separator === 'string' ? Buffer.from(separator) : Buffer.from(separator.buffer, separator.byteOffset, separator.byteLength);
     if (sep.length === 0) return Promise.reject(new InvalidArgumentError('Expected `separator` to be at least one byte long, got an empty separator'));
-    return this.#read(() => this.#takeUntil(sep, limit, true));
+    return this.#read(function (this: StreamReader) {
+      return this.#takeUntil(sep, limit, true);
+    }, 0);
   }
 
   /**
@@ -215,13 +232,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * ```
    */
   lines(options?: ReadLimitOptions): AsyncIterableIterator<Buffer> {
-    const limit = this.#limitOf(options);
-    const attempt = (): IteratorResult<Buffer> | undefined => {
-      const line = this.#takeUntil(NEWLINE, limit, false);
-      if (line === undefined) return undefined;
-      return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
-    };
-    return this.#iterate(attempt);
+    return new StreamReader.#Iterator(this, StreamReader.#nextLine, this.#limitOf(options));
   }
 
   /**
@@ -238,7 +249,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
       return Promise.reject(new InvalidArgumentError(`Expected \`n\` to be an integer from 0 and up, got \`${String(n)}\``));
     }
     if (n === 0) return Promise.resolve(EMPTY);
-    return this.#read(() => this.#takeSome(n ?? Number.POSITIVE_INFINITY) ?? (this.#eof ? EMPTY : this.#failOrWait()));
+    return this.#read(StreamReader.#some, n ?? Number.POSITIVE_INFINITY);
   }
 
   /**
@@ -254,12 +265,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (!(Number.isInteger(n) && n >= 0)) {
       return Promise.reject(new InvalidArgumentError(`Expected \`n\` to be an integer from 0 and up, got \`${String(n)}\``));
     }
-    return this.#read(() => {
-      if (this.#end - this.#start >= n) return this.#consume(this.#start + n);
-      if (this.#error !== undefined) throw this.#error;
-      if (this.#eof) throw new IncompleteReadError(this.#consume(this.#end), n);
-      return undefined;
-    });
+    return this.#read(StreamReader.#exactly, n);
   }
 
   /**
@@ -271,12 +277,39 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * ```
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
-    return this.#iterate<Buffer>(() => {
-      const chunk = this.#takeSome(Number.POSITIVE_INFINITY);
-      if (chunk !== undefined) return { done: false, value: chunk };
-      if (this.#eof) return { done: true, value: undefined };
-      return this.#failOrWait();
-    });
+    return new StreamReader.#Iterator(this, StreamReader.#nextChunk, 0);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Attempts: one per kind of read, shared by all readers (`this` is the reader), so that a read
+  // allocates no closure. Each returns the result, or undefined to wait for more data.
+
+  static #line(this: StreamReader, limit: number): Buffer | undefined {
+    return this.#takeUntil(NEWLINE, limit, false);
+  }
+
+  static #some(this: StreamReader, n: number): Buffer | undefined {
+    return this.#takeSome(n) ?? (this.#eof ? EMPTY : this.#failOrWait());
+  }
+
+  static #exactly(this: StreamReader, n: number): Buffer | undefined {
+    if (this.#end - this.#start >= n) return this.#consume(this.#start + n);
+    if (this.#error !== undefined) throw this.#error;
+    if (this.#eof) throw new IncompleteReadError(this.#consume(this.#end), n);
+    return undefined;
+  }
+
+  static #nextLine(this: StreamReader, limit: number): IteratorResult<Buffer> | undefined {
+    const line = this.#takeUntil(NEWLINE, limit, false);
+    if (line === undefined) return undefined;
+    return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
+  }
+
+  static #nextChunk(this: StreamReader): IteratorResult<Buffer> | undefined {
+    const chunk = this.#takeSome(Number.POSITIVE_INFINITY);
+    if (chunk !== undefined) return { done: false, value: chunk };
+    if (this.#eof) return { done: true, value: undefined };
+    return this.#failOrWait();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -293,19 +326,16 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return undefined;
   }
 
-  #iterate<T>(attempt: () => IteratorResult<T> | undefined): AsyncIterableIterator<T> {
-    return new StreamReader.#Iterator(this, attempt);
-  }
-
   /** An iterator over reads: methods on a prototype, so iterating costs one object per loop. */
   static readonly #Iterator = class Iterator<T> implements AsyncIterableIterator<T> {
     constructor(
       readonly reader: StreamReader,
-      readonly attempt: () => IteratorResult<T> | undefined,
+      readonly attempt: Attempt<IteratorResult<T>>,
+      readonly arg: number,
     ) {}
 
     next(): Promise<IteratorResult<T>> {
-      return this.reader.#read(this.attempt);
+      return this.reader.#read(this.attempt, this.arg);
     }
 
     return(value?: unknown): Promise<IteratorResult<T>> {
@@ -318,19 +348,20 @@ export class StreamReader implements AsyncIterable<Buffer> {
   };
 
   /** Completes a read now when it can, else parks it until the source changes state. */
-  #read<T>(attempt: () => T | undefined): Promise<T> {
+  #read<T>(attempt: Attempt<T>, arg: number): Promise<T> {
     if (this.#pending !== undefined) {
       return Promise.reject(new InvalidStateError('Another read is already waiting on this reader; await it before starting the next'));
     }
     let result: T | undefined;
     try {
-      result = attempt();
+      result = attempt.call(this, arg);
     } catch (error) {
       return Promise.reject(error);
     }
     if (result !== undefined) return Promise.resolve(result);
     return new Promise<T>((resolve, reject) => {
       this.#pending = attempt;
+      this.#arg = arg;
       this.#resolve = resolve as (value: unknown) => void;
       this.#reject = reject;
       if (this.#paused) {
@@ -346,7 +377,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (attempt === undefined) return;
     let result: unknown;
     try {
-      result = attempt();
+      result = attempt.call(this, this.#arg);
     } catch (error) {
       this.#fail(error);
       return;
@@ -411,12 +442,32 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Source events (arrow functions: bound once per reader, not per chunk)
+  // Source events. The listeners are static, shared by all readers; `this` is the source.
+
+  static #sourceData(this: Source, chunk: Buffer | string): void {
+    this[kReader]!.#onData(chunk);
+  }
+
+  static #sourceEnd(this: Source): void {
+    this[kReader]!.#onEnd();
+  }
+
+  static #sourceError(this: Source, error: unknown): void {
+    this[kReader]!.#onError(error);
+  }
+
+  static #sourceClose(this: Source): void {
+    this[kReader]!.#onClose();
+  }
+
+  static #sourceTimeout(this: Source): void {
+    this[kReader]!.#onTimeout();
+  }
 
   /** Chunks received so far (see `StreamWriterOptions.input`). */
   [kReceived] = 0;
 
-  readonly #onData = (chunk: Buffer | string): void => {
+  #onData(chunk: Buffer | string): void {
     this[kReceived]++;
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (this.#start === this.#end) {
@@ -433,7 +484,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
       this.#paused = true;
       this.#source?.pause();
     }
-  };
+  }
 
   #append(data: Buffer): void {
     const length = data.length;
@@ -454,28 +505,29 @@ export class StreamReader implements AsyncIterable<Buffer> {
     this.#owned = true;
   }
 
-  readonly #onEnd = (): void => {
+  #onEnd(): void {
     this.#eof = true;
     this.#poll();
-  };
+  }
 
-  readonly #onError = (error: unknown): void => {
+  #onError(error: unknown): void {
     this.#error ??= error;
     this.#poll();
-  };
+  }
 
-  readonly #onClose = (): void => {
+  #onClose(): void {
     // Destroyed without an error or an end: no more data will come.
     this.#eof = true;
     this.#poll();
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
-  };
+  }
 
   /** Set only when there is a signal: most readers have none. */
   #onAbort: (() => void) | undefined;
 
-  #onTimeout(timeout: number): void {
+  #onTimeout(): void {
     const source = this.#source!;
+    const timeout = this.#timeout!;
     // The socket timer does not re-arm itself until the next activity.
     if (!source.destroyed) source.setTimeout?.(timeout);
     if (this.#pending !== undefined) this.#fail(new TimeoutError(timeout));

@@ -35,6 +35,10 @@ export interface StreamWriterOptions {
  * Everything written before the handler's `finish()` returns reaches the peer: the server
  * half-closes only after the socket's buffer has been flushed.
  *
+ * A writer adds no listener to the socket: the error that closed it (`socket.errored`) becomes
+ * the `cause` of `ConnectionClosedError`. Servers listen for `'error'` on every connection; a
+ * writer used on its own needs an `'error'` listener on the socket, as any Node socket does.
+ *
  * @example
  * ```ts
  * class Handler extends StreamRequestHandler {
@@ -47,15 +51,11 @@ export interface StreamWriterOptions {
  */
 export class StreamWriter {
   readonly #sink: Writable;
-  /** The first error the socket reported, the cause of later write failures. */
-  #error: Error | undefined;
-
   readonly #input: StreamReader | undefined;
 
   constructor(sink: Writable, options: StreamWriterOptions = {}) {
     this.#sink = sink;
     this.#input = options.input;
-    sink.on('error', this.#onError);
   }
 
   /** Bytes handed to the socket and not yet sent to the kernel. */
@@ -239,15 +239,12 @@ export class StreamWriter {
   }
 
   #closedError(): ConnectionClosedError {
-    const error = this.#error;
+    // The error that closed the socket, if any, is the cause (no listener needed to learn it).
+    const error = this.#sink.errored ?? undefined;
     return error === undefined
       ? new ConnectionClosedError()
       : new ConnectionClosedError(`The connection is closed (${(error as NodeJS.ErrnoException).code ?? error.message}); nothing more can be written to it`, { cause: error });
   }
-
-  readonly #onError = (error: Error): void => {
-    this.#error ??= error;
-  };
 }
 
 /** Counts ticks of the event loop, lazily: one `nextTick` per tick in which something was written. */

@@ -231,6 +231,22 @@ describe('StreamReader: reads', () => {
     source.destroy();
   });
 
+  test('one reader per stream: a second one throws, readers of other streams are unaffected', async () => {
+    const a = new PassThrough();
+    const b = new PassThrough();
+    const readerA = new StreamReader(a);
+    const readerB = new StreamReader(b);
+    expect(() => new StreamReader(a)).toThrow(InvalidStateError);
+    a.write('from a\n');
+    b.write('from b\n');
+    a.end();
+    expect((await readerA.readline()).toString()).toBe('from a\n');
+    expect((await readerB.readline()).toString()).toBe('from b\n');
+    b.destroy(new Error('b failed'));
+    expect((await readerA.readline()).length).toBe(0);
+    await expect(readerB.readline()).rejects.toThrow('b failed');
+  });
+
   test('StreamReader.from() reads bytes in memory', async () => {
     const reader = StreamReader.from(Buffer.from('a\nb'));
     expect((await reader.readline()).toString()).toBe('a\n');

@@ -136,11 +136,17 @@ describe('StreamWriter', () => {
   test('writes after the peer reset reject with ConnectionClosedError carrying the cause', async () => {
     await using p = await pair();
     const writer = new StreamWriter(p.socket);
+    // A writer adds no 'error' listener of its own (a server has one on every connection).
+    let reset: unknown;
+    p.socket.on('error', (e) => (reset = e));
     p.client.resetAndDestroy();
     await new Promise((resolve) => p.socket.once('close', resolve));
     const error = (await writer.write('x').catch((e: unknown) => e)) as ConnectionClosedError;
     expect(error).toBeInstanceOf(ConnectionClosedError);
     expect(error.code).toBe('ERR_SOCKSERVE_CONNECTION_CLOSED');
+    expect(reset).toMatchObject({ code: 'ECONNRESET' });
+    expect(error.cause).toBe(reset);
+    expect(error.message).toContain('ECONNRESET');
     expect(() => writer.queue('y')).toThrow(ConnectionClosedError);
   });
 });
