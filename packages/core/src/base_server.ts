@@ -155,6 +155,7 @@ interface RecordHost<Request, Address> {
   readonly log: Logger;
   run(record: InFlight<Request, Address>): Promise<void>;
   fail(record: InFlight<Request, Address>, error: unknown): Promise<void>;
+  ran(record: InFlight<Request, Address>): Promise<void> | undefined;
 }
 
 /**
@@ -172,6 +173,12 @@ class InFlight<Request, Address> implements RequestContext, RequestJob<Request, 
   #done: Deferred<void> | undefined;
   /** shutdownRequest() has been called. */
   shut = false;
+  /** What run() returned: when processRequest() returns this very promise, the job settles. */
+  running: Promise<void> | undefined = undefined;
+  /** The job finished (its request is shut down); the server has yet to settle it. */
+  ran = false;
+  /** The job settles the request itself when it finishes (see #process). */
+  settleOnRun = false;
   /** The last error reported to handleError, to report each error once. */
   reported: unknown = undefined;
   #log: Logger | undefined;
@@ -188,6 +195,11 @@ class InFlight<Request, Address> implements RequestContext, RequestJob<Request, 
 
   fail(error: unknown): Promise<void> {
     return this.host.fail(this, error);
+  }
+
+  /** The handler's lifecycle completed (see runLifecycle). */
+  complete(): Promise<void> | undefined {
+    return this.host.ran(this);
   }
 
   get signal(): AbortSignal {
@@ -230,16 +242,72 @@ class InFlight<Request, Address> implements RequestContext, RequestJob<Request, 
  * await runHandler(new EchoHandler(socket, clientAddress, server));
  * ```
  */
-export async function runHandler(handler: RequestHandler): Promise<void> {
-  const setup = handler.setup?.();
-  if (isPromise(setup)) await setup;
+export function runHandler(handler: RequestHandler): Promise<void> {
+  return runLifecycle(handler, undefined);
+}
+
+/** Where a handler's lifecycle ends: the server's job goes on from here without another reaction. */
+interface LifecycleEnd {
+  /** The lifecycle completed; the lifecycle's promise settles with the result. */
+  complete(): unknown;
+  /** A hook threw or rejected with `error`. */
+  fail(error: unknown): unknown;
+}
+
+/**
+ * `setup()`, then `handle()`, then `finish()` whether it failed or not (skipped when `setup()`
+ * fails), like `try { handle } finally { finish }`: written with promise callbacks rather than as
+ * an async function, so a handler waiting in `handle()` holds one reaction here and no suspended
+ * frame. Without `end`, the promise rejects with the error; with it, `end` takes the outcome.
+ */
+function runLifecycle(handler: RequestHandler, end: LifecycleEnd | undefined): Promise<void> {
+  let setup: unknown;
   try {
-    const handled = handler.handle();
-    if (isPromise(handled)) await handled;
-  } finally {
-    const finished = handler.finish?.();
-    if (isPromise(finished)) await finished;
+    setup = handler.setup?.();
+  } catch (error) {
+    return conclude(end, true, error);
   }
+  if (isPromise(setup)) {
+    return Promise.resolve(setup).then(
+      () => handleThenFinish(handler, end),
+      (error: unknown) => conclude(end, true, error),
+    );
+  }
+  return handleThenFinish(handler, end);
+}
+
+function handleThenFinish(handler: RequestHandler, end: LifecycleEnd | undefined): Promise<void> {
+  let handled: unknown;
+  try {
+    handled = handler.handle();
+  } catch (error) {
+    return finishAfter(handler, end, true, error);
+  }
+  if (!isPromise(handled)) return finishAfter(handler, end, false, undefined);
+  return Promise.resolve(handled).then(
+    () => finishAfter(handler, end, false, undefined),
+    (error: unknown) => finishAfter(handler, end, true, error),
+  );
+}
+
+/** Runs `finish()`, then concludes with the error of `handle()`, if any; an error of `finish()` wins. */
+function finishAfter(handler: RequestHandler, end: LifecycleEnd | undefined, failed: boolean, error: unknown): Promise<void> {
+  let finished: unknown;
+  try {
+    finished = handler.finish?.();
+  } catch (finishError) {
+    return conclude(end, true, finishError);
+  }
+  if (!isPromise(finished)) return conclude(end, failed, error);
+  return Promise.resolve(finished).then(
+    () => conclude(end, failed, error),
+    (finishError: unknown) => conclude(end, true, finishError),
+  );
+}
+
+function conclude(end: LifecycleEnd | undefined, failed: boolean, error: unknown): Promise<void> {
+  if (end === undefined) return failed ? Promise.reject(error) : Promise.resolve();
+  return Promise.resolve((failed ? end.fail(error) : end.complete()) as Promise<void> | undefined);
 }
 
 /**
@@ -314,7 +382,6 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
-/** Waits for all promises, or at most `ms` (undefined: no limit). True when all settled in time. */
 /**
  * Waits until every promise has settled, or `ms` have passed (no `ms`: as long as it takes).
  * Resolves with whether all settled in time; never rejects. Servers and pool workers use it to
@@ -438,6 +505,7 @@ export abstract class BaseServer<
       log: this.log,
       run: (record) => this.#runJob(record),
       fail: (record, error) => this.#failJob(record, error),
+      ran: (record) => this.#ran(record),
     };
     this.timeout = timeout;
     this.#maxPending = maxPendingRequests;
@@ -936,13 +1004,18 @@ export abstract class BaseServer<
     } catch (error) {
       return this.#failDispatch(record, error);
     }
+    // The default processRequest() returns the job's own promise (when the strategy runs it at
+    // once): then the job settles the request when it ends, and no reaction waits here.
+    if (processing !== undefined && processing === record.running && !record.ran) {
+      record.settleOnRun = true;
+      return processing as Promise<void>;
+    }
     return continueWith(
       processing,
       () => this.#settle(record),
       (error) => this.#failDispatch(record, error),
     );
   }
-
   #failDispatch(record: InFlight<Request, Address>, error: unknown): Promise<void> {
     return this.#report(record, error).then(() => this.#settle(record));
   }
@@ -982,19 +1055,32 @@ export abstract class BaseServer<
     if (record.aborted) return Promise.resolve();
     let finished: unknown;
     try {
+      if (this.finishRequest === defaultFinishRequest) {
+        // The lifecycle ends straight in this job (record.done/fail): one reaction per request.
+        const handler = new this.RequestHandlerClass(record.request, record.clientAddress, this);
+        return (record.running = runLifecycle(handler, record));
+      }
       finished = this.finishRequest(record.request, record.clientAddress);
     } catch (error) {
-      return this.#failJob(record, error);
+      return (record.running = this.#failJob(record, error));
     }
-    return continueWith(
+    return (record.running = continueWith(
       finished,
-      () => this.#shutdownRequest(record),
+      () => this.#ran(record),
       (error) => this.#failJob(record, error),
-    );
+    ));
   }
 
   #failJob(record: InFlight<Request, Address>, error: unknown): Promise<void> {
-    return this.#report(record, error).then(() => this.#shutdownRequest(record));
+    return this.#report(record, error).then(() => this.#ran(record));
+  }
+
+  /** The job is over: shut the request down, and settle it if #process left that to the job. */
+  #ran(record: InFlight<Request, Address>): Promise<void> | undefined {
+    record.ran = true;
+    const shut = this.#shutdownRequest(record);
+    if (!record.settleOnRun) return shut;
+    return shut === undefined ? this.#settle(record) : shut.then(() => this.#settle(record));
   }
 
   /** Calls shutdownRequest() once; a promise only when the hook returned one (no frame per request). */
@@ -1048,3 +1134,6 @@ export abstract class BaseServer<
     }
   }
 }
+
+/** Compared with `this.finishRequest`: when it is not overridden, the server runs handlers inline. */
+const defaultFinishRequest = BaseServer.prototype.finishRequest;
