@@ -981,7 +981,7 @@ export abstract class BaseServer<
    */
   #dispatch(request: Request, clientAddress: Address): Promise<void> | undefined {
     const record = this.#track(request, clientAddress);
-    this.#emit('request', clientAddress);
+    if (this.listenerCount('request') > 0) this.#emit('request', clientAddress);
     let answer: Awaitable<boolean>;
     try {
       answer = this.verifyRequest(request, clientAddress);

@@ -359,16 +359,18 @@ export class StreamReader implements AsyncIterable<Buffer> {
       return Promise.reject(error);
     }
     if (result !== undefined) return Promise.resolve(result);
-    return new Promise<T>((resolve, reject) => {
-      this.#pending = attempt;
-      this.#arg = arg;
-      this.#resolve = resolve as (value: unknown) => void;
-      this.#reject = reject;
-      if (this.#paused) {
-        this.#paused = false;
-        this.#source?.resume();
-      }
-    });
+    // A shared executor hands over the resolving functions: no closure per waiting read.
+    const promise = new Promise<T>(captureResolvers);
+    this.#resolve = capturedResolve;
+    this.#reject = capturedReject;
+    capturedResolve = capturedReject = noop;
+    this.#pending = attempt;
+    this.#arg = arg;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#source?.resume();
+    }
+    return promise;
   }
 
   /** Retries the waiting read after a change of state. */
@@ -535,6 +537,15 @@ export class StreamReader implements AsyncIterable<Buffer> {
 }
 
 function noop(): void {}
+
+let capturedResolve: (value: unknown) => void = noop;
+let capturedReject: (error: unknown) => void = noop;
+
+/** A Promise executor that only keeps the resolving functions (taken at once by the caller). */
+function captureResolvers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
+  capturedReject = reject;
+}
 
 function validateLimit(name: string, value: unknown): void {
   if (!(typeof value === 'number' && Number.isInteger(value) && value >= 1)) {
