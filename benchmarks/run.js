@@ -185,9 +185,14 @@ if (values.only === undefined || values.only.split(',').includes('memory')) {
   const count = mode === 'smoke' ? 200 : 10_000;
   process.stderr.write(`  memory: ${count} idle connections...\r`);
   const raw = await idleMemory('raw-data', count);
+  // For reference: raw Node with the same style of handler (an async function waiting in `for await`).
+  const rawForAwait = await idleMemory('raw-for-await', count);
   const ours = await idleMemory('sockserve-iter', count);
-  memory = { count, raw, sockserve: ours, ratio: ours.perConnection / raw.perConnection };
-  console.log(`\nIdle connections (${count}): raw Node ${kb(raw.perConnection)} per connection, sockserve ${kb(ours.perConnection)} (${memory.ratio.toFixed(2)}x)`);
+  memory = { count, raw, rawForAwait, sockserve: ours, ratio: ours.perConnection / raw.perConnection };
+  console.log(
+    `\nIdle connections (${count}): raw Node ${kb(raw.perConnection)} per connection, raw Node for-await ` +
+      `${kb(rawForAwait.perConnection)}, sockserve ${kb(ours.perConnection)} (${memory.ratio.toFixed(2)}x)`,
+  );
 }
 
 const checks = targets(results, memory);
@@ -277,8 +282,15 @@ function markdown(results, memory, checks) {
       '',
       '| server | RSS before | RSS with connections | per connection |',
       '| --- | ---: | ---: | ---: |',
-      `| raw-data | ${(memory.raw.before / 2 ** 20).toFixed(1)} MiB | ${(memory.raw.after / 2 ** 20).toFixed(1)} MiB | ${kb(memory.raw.perConnection)} |`,
-      `| sockserve-iter | ${(memory.sockserve.before / 2 ** 20).toFixed(1)} MiB | ${(memory.sockserve.after / 2 ** 20).toFixed(1)} MiB | ${kb(memory.sockserve.perConnection)} (${memory.ratio.toFixed(2)}x) |`,
+      ...[
+        ['raw-data', memory.raw],
+        ['raw-for-await', memory.rawForAwait],
+        ['sockserve-iter', memory.sockserve],
+      ].map(
+        ([name, m]) =>
+          `| ${name} | ${(m.before / 2 ** 20).toFixed(1)} MiB | ${(m.after / 2 ** 20).toFixed(1)} MiB | ` +
+          `${kb(m.perConnection)} (${(m.perConnection / memory.raw.perConnection).toFixed(2)}x) |`,
+      ),
       '',
     );
   }
