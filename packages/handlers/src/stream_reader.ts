@@ -11,7 +11,7 @@ import {
   LimitExceededError,
   TimeoutError,
 } from '@sockserve/core';
-import { kReceived, kReader } from './_symbols.js';
+import { kPipe, kReader, kReceived, kResume, kUnpipe, type ChunkConsumer } from './_symbols.js';
 
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = Buffer.from('\n');
@@ -112,6 +112,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #paused = true;
   /** Read timeout in ms, or null. */
   #timeout: number | null = null;
+  /** The consumer of a running pipe: chunks go to it as they arrive, without a promise each. */
+  #consumer: ChunkConsumer | undefined;
+  /** The consumer asked to hold chunks (its sink is full) until [kResume](). */
+  #held = false;
 
   /**
    * @param source A socket or other readable stream, or bytes already in memory (then reads are
@@ -305,11 +309,54 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
   }
 
+  /** A pipe's attempt: hands over what is buffered; true once the stream has ended. */
+  static #deliver(this: StreamReader): true | undefined {
+    const consumer = this.#consumer!;
+    while (!this.#held) {
+      const chunk = this.#takeSome(Number.POSITIVE_INFINITY);
+      if (chunk === undefined) break;
+      if (!consumer.write(chunk)) this.#held = true;
+    }
+    if (this.#held) return undefined;
+    if (this.#eof) return true;
+    return this.#failOrWait();
+  }
+
   static #nextChunk(this: StreamReader): IteratorResult<Buffer> | undefined {
     const chunk = this.#takeSome(Number.POSITIVE_INFINITY);
     if (chunk !== undefined) return { done: false, value: chunk };
     if (this.#eof) return { done: true, value: undefined };
     return this.#failOrWait();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pipes (for StreamWriter.pipeFrom): chunks go straight from the data callback to the consumer.
+
+  /**
+   * Delivers every chunk to `consumer` as it arrives, until the end of the stream (the promise
+   * resolves) or an error (it rejects). Counts as the one waiting read meanwhile.
+   */
+  [kPipe](consumer: ChunkConsumer): Promise<true> {
+    if (this.#pending !== undefined) return this.#read(StreamReader.#deliver, 0); // rejects: busy
+    this.#consumer = consumer;
+    this.#held = false;
+    return this.#read(StreamReader.#deliver, 0);
+  }
+
+  /** The consumer can take chunks again. */
+  [kResume](): void {
+    if (!this.#held || this.#pending !== StreamReader.#deliver) return;
+    this.#held = false;
+    this.#poll();
+    if (this.#pending !== undefined && this.#paused) {
+      this.#paused = false;
+      this.#source?.resume();
+    }
+  }
+
+  /** Ends a running pipe with `error` (its consumer can no longer write). */
+  [kUnpipe](error: unknown): void {
+    if (this.#pending === StreamReader.#deliver) this.#fail(error);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -400,6 +447,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   #clear(): void {
     this.#pending = undefined;
+    this.#consumer = undefined;
+    this.#held = false;
     this.#resolve = noop;
     this.#reject = noop;
   }
@@ -482,7 +531,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
       this.#append(data);
     }
     if (this.#pending !== undefined) this.#poll();
-    if (this.#pending === undefined && this.#end - this.#start >= this.#highWaterMark && !this.#paused) {
+    // Past the high-water mark with no read waiting for data (or a pipe held by its consumer),
+    // stop reading: the peer sees backpressure.
+    if ((this.#pending === undefined || this.#held) && this.#end - this.#start >= this.#highWaterMark && !this.#paused) {
       this.#paused = true;
       this.#source?.pause();
     }
@@ -532,7 +583,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const timeout = this.#timeout!;
     // The socket timer does not re-arm itself until the next activity.
     if (!source.destroyed) source.setTimeout?.(timeout);
-    if (this.#pending !== undefined) this.#fail(new TimeoutError(timeout));
+    // A pipe held by its consumer waits for the peer to read, not for data: no read timeout.
+    if (this.#pending !== undefined && !this.#held) this.#fail(new TimeoutError(timeout));
   }
 }
 

@@ -5,8 +5,8 @@
  */
 import type { Writable } from 'node:stream';
 import { ConnectionClosedError } from '@sockserve/core';
-import { kReceived } from './_symbols.js';
-import type { StreamReader } from './stream_reader.js';
+import { kPipe, kReceived, kResume, kUnpipe } from './_symbols.js';
+import { StreamReader } from './stream_reader.js';
 
 /**
  * Options of {@link StreamWriter}.
@@ -175,7 +175,35 @@ export class StreamWriter {
    * await this.wfile.pipeFrom(fs.createReadStream('motd.txt'));
    * ```
    */
-  async pipeFrom(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<number> {
+  pipeFrom(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<number> {
+    return source instanceof StreamReader ? this.#pipeReader(source) : this.#pipeIterable(source);
+  }
+
+  /**
+   * From a `StreamReader`, chunks are written from the socket's data callback as they arrive, as
+   * a bare `'data'` listener would: no promise per chunk. When the socket is over its high-water
+   * mark, the reader holds chunks (and stops reading past its own) until it drains.
+   */
+  #pipeReader(reader: StreamReader): Promise<number> {
+    const sink = this.#sink;
+    if (sink.destroyed || sink.writableEnded) return Promise.reject(this.#closedError());
+    let total = 0;
+    const resume = (): void => reader[kResume]();
+    const unpipe = (error: unknown): void => reader[kUnpipe](error);
+    const consumer = {
+      write: (chunk: Buffer): boolean => {
+        if (sink.destroyed || sink.writableEnded) throw this.#closedError();
+        total += chunk.length;
+        if (!this.#corked) this.#batch();
+        if (sink.write(chunk) || !overHighWaterMark(sink)) return true;
+        this.#drain().then(resume, unpipe);
+        return false;
+      },
+    };
+    return reader[kPipe](consumer).then(() => total);
+  }
+
+  async #pipeIterable(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<number> {
     const sink = this.#sink;
     let total = 0;
     for await (const chunk of source) {

@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { ConnectionClosedError, StreamReader, StreamWriter } from 'sockserve';
+import { ConnectionClosedError, InvalidStateError, StreamReader, StreamWriter } from 'sockserve';
 import { readAll, readBytes } from '../../../test/helpers/net.js';
 
 /** A connected pair of real TCP sockets, both destroyed on dispose. */
@@ -148,5 +149,78 @@ describe('StreamWriter', () => {
     expect(error.cause).toBe(reset);
     expect(error.message).toContain('ECONNRESET');
     expect(() => writer.queue('y')).toThrow(ConnectionClosedError);
+  });
+});
+
+/** Resolves once `value()` has not changed for `quietMs`. */
+async function settled(value: () => number, quietMs = 300): Promise<number> {
+  let last = value();
+  let since = Date.now();
+  while (Date.now() - since < quietMs) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const now = value();
+    if (now !== last) [last, since] = [now, Date.now()];
+  }
+  return last;
+}
+
+describe('pipeFrom(rfile): chunks go from the reader to the socket as they arrive', () => {
+  const size = 32 * 1024 * 1024; // more than loopback's kernel buffers hold
+
+  test('an echo whose peer does not read stops reading, then delivers every byte in order', async () => {
+    await using p = await pair();
+    const reader = new StreamReader(p.socket);
+    const writer = new StreamWriter(p.socket, { input: reader });
+    const piped = writer.pipeFrom(reader);
+    const data = randomBytes(size);
+    p.client.end(data);
+    // The client reads nothing: the server's writes back up, and it must stop reading.
+    const read = await settled(() => p.socket.bytesRead);
+    expect(read).toBeLessThan(size);
+    expect(p.socket.writableLength).toBeLessThan(256 * 1024);
+    expect(reader.buffered).toBeLessThan(256 * 1024);
+    const echoed = readBytes(p.client, size);
+    expect((await echoed).equals(data)).toBe(true);
+    expect(await piped).toBe(size);
+  });
+
+  test('bytes buffered before the pipe go first; reads meanwhile are InvalidStateError', async () => {
+    await using p = await pair();
+    const reader = new StreamReader(p.socket);
+    const writer = new StreamWriter(p.socket, { input: reader });
+    p.client.write('header\nbody one, ');
+    expect((await reader.readline()).toString()).toBe('header\n');
+    const piped = writer.pipeFrom(reader);
+    await expect(reader.read()).rejects.toBeInstanceOf(InvalidStateError);
+    await expect(writer.pipeFrom(reader)).rejects.toBeInstanceOf(InvalidStateError);
+    const echoed = readAll(p.client);
+    p.client.end('body two');
+    expect(await piped).toBe('body one, body two'.length);
+    await writer.end();
+    expect((await echoed).toString()).toBe('body one, body two');
+  });
+
+  test('a peer that resets while the pipe is held rejects it with ConnectionClosedError', async () => {
+    await using p = await pair();
+    const reader = new StreamReader(p.socket);
+    const writer = new StreamWriter(p.socket, { input: reader });
+    const piped = writer.pipeFrom(reader);
+    p.client.write(randomBytes(size));
+    await settled(() => p.socket.bytesRead);
+    p.client.resetAndDestroy();
+    const error = await piped.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionClosedError);
+  });
+
+  test('an error of the source rejects the pipe with that error', async () => {
+    await using p = await pair();
+    const reader = new StreamReader(p.socket);
+    const writer = new StreamWriter(p.socket, { input: reader });
+    const piped = writer.pipeFrom(reader);
+    p.client.write('some');
+    await settled(() => p.socket.bytesRead, 100);
+    const failure = new Error('source failed');
+    p.socket.destroy(failure);
+    await expect(piped).rejects.toBe(failure);
   });
 });
