@@ -1,7 +1,9 @@
 // Load generator. Usage:
 //   node load.js <tcp|unix|udp> <port-or-path> <connections> <bytes> <seconds> [lines]
 // Each connection (or UDP client) sends a message, waits until all of it has come back, checks
-// every byte, and repeats. With 'lines' the message is made of 64-byte lines. Prints one JSON
+// every byte, and repeats. With 'lines' the message is made of 64-byte lines. The clock starts
+// once every connection is open and has made one warm-up exchange, so that a burst of connects
+// (and the listen backlog) is not part of the measure: then it prints START. At the end, one JSON
 // line: requests, verification errors, requests/s, latency percentiles.
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -18,11 +20,35 @@ const latencies = [];
 let requests = 0;
 let errors = 0;
 let stopping = false;
+let measuring = false;
+let warmed = 0;
+let go;
+const begin = new Promise((resolve) => (go = resolve));
+
+/** Counts a finished exchange, and goes on (after the warm-up: once every connection is warm). */
+function exchanged(client, started, next) {
+  if (measuring) {
+    requests++;
+    latencies.push(performance.now() - started);
+    next();
+    return;
+  }
+  warm(client);
+  void begin.then(next);
+}
+
+/** One more client is ready (or gone before it was): the clock starts when all are. */
+function warm(client) {
+  if (client.warm) return;
+  client.warm = true;
+  if (++warmed === connections) go();
+}
 
 function streamClient() {
   return new Promise((resolve) => {
     const socket = transport === 'unix' ? net.connect(target) : net.connect(Number(target), '127.0.0.1');
     socket.setNoDelay?.(true);
+    const client = { warm: false };
     let received = 0;
     let started = 0;
     const send = () => {
@@ -35,24 +61,20 @@ function streamClient() {
       if (!message.subarray(received, received + chunk.length).equals(chunk)) errors++;
       received += chunk.length;
       if (received > size) errors++;
-      if (received >= size) {
-        requests++;
-        latencies.push(performance.now() - started);
-        if (stopping) socket.end();
-        else send();
-      }
+      if (received >= size) exchanged(client, started, () => (stopping ? socket.end() : send()));
     });
-    socket.on('error', () => {
-      errors++;
+    socket.on('error', () => errors++);
+    socket.on('close', () => {
+      warm(client); // closed before the start: do not wait for it
       resolve();
     });
-    socket.on('close', resolve);
   });
 }
 
 function udpClient() {
   return new Promise((resolve) => {
     const socket = dgram.createSocket('udp4');
+    const client = { warm: false };
     let started = 0;
     let timer;
     const send = () => {
@@ -67,19 +89,21 @@ function udpClient() {
     };
     socket.on('message', (data) => {
       if (!data.equals(message)) errors++;
-      requests++;
-      latencies.push(performance.now() - started);
-      if (stopping) {
-        clearTimeout(timer);
-        socket.close(resolve);
-      } else send();
+      clearTimeout(timer);
+      exchanged(client, started, () => {
+        if (stopping) socket.close(resolve);
+        else send();
+      });
     });
     socket.bind(0, '127.0.0.1', send);
   });
 }
 
-const started = performance.now();
 const done = Promise.all(Array.from({ length: connections }, transport === 'udp' ? udpClient : streamClient));
+await begin;
+measuring = true;
+console.log('START'); // the harness reads the server's CPU time from here
+const started = performance.now();
 setTimeout(() => (stopping = true), seconds * 1000);
 await done;
 const elapsed = (performance.now() - started) / 1000;

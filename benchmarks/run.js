@@ -108,14 +108,23 @@ async function stop(child) {
 async function measure(scenario, server) {
   const { child, target, pid, path } = await startServer(scenario, server);
   try {
-    const cpuBefore = cpuSeconds(pid);
+    let cpuBefore = cpuSeconds(pid);
     const load = scenario.cpu
       ? // The pool's workers need a moment to warm up: CPU-bound rounds run at least 3 s in a full run.
         run(process.execPath, [here('lines_load.js'), target, 8, mode === 'full' ? Math.max(seconds, 3) : seconds, 'persistent'], { pinned: false })
       : run(process.execPath, [here('load.js'), scenario.transport, target, scenario.connections, scenario.bytes, seconds, scenario.shape ?? 'bytes']);
     let out = '';
-    load.stdout.on('data', (chunk) => (out += chunk));
+    let warmedUp = false;
+    load.stdout.on('data', (chunk) => {
+      out += chunk;
+      // The echo load warms every connection up first: CPU time counts from its START line.
+      if (!warmedUp && out.startsWith('START\n')) {
+        warmedUp = true;
+        cpuBefore = cpuSeconds(pid);
+      }
+    });
     await new Promise((resolve) => load.once('exit', resolve));
+    if (warmedUp) out = out.slice('START\n'.length);
     // A worker pool computes in its workers, whose CPU time /proc does not show on the parent.
     const cpu = scenario.cpu && server === 'pool' ? Number.NaN : cpuSeconds(pid) - cpuBefore;
     const result = JSON.parse(out);
@@ -264,8 +273,11 @@ function markdown(results, memory, checks) {
     `- Method: each server and the load generator run in their own processes${pin.length ? ', both pinned to core 0 (taskset)' : ''}; ` +
       `${rounds} interleaved rounds of ${seconds} s per server (the order rotating each round); medians, and ratios are the medians ` +
       'of the ratios within each round, which cancels the drift in speed of a shared machine. The load generator sends a message, waits until all of it ' +
-      'has come back, verifies every byte, and repeats, on every connection at once. Server CPU time per request comes from ' +
-      '`/proc/<pid>/stat`. Ratios compare with the raw Node server of the same scenario (higher is better for req/s, lower for CPU).',
+      'has come back, verifies every byte, and repeats, on every connection at once; the clock (and the server\'s CPU time) ' +
+      'starts once every connection is open and has made one warm-up exchange, so the burst of connects is not measured. ' +
+      'Server CPU time per request comes from `/proc/<pid>/stat`. Ratios compare with the raw Node server of the same ' +
+      'scenario (higher is better for req/s, lower for CPU). Idle memory is the growth of the server\'s RSS with 10,000 ' +
+      'open connections, without a forced garbage collection.',
     '- sockserve servers use the idiomatic handlers: `for await (const chunk of this.rfile) await this.wfile.write(chunk)` (iter), ' +
       '`await this.wfile.pipeFrom(this.rfile)` (pipe), `for await (const line of this.rfile.lines())` (lines), and a ' +
       '`DatagramRequestHandler` that writes the packet back (udp). Raw Node servers: a `\'data\'` listener that writes back ' +
