@@ -1016,6 +1016,7 @@ export abstract class BaseServer<
       (error) => this.#failDispatch(record, error),
     );
   }
+
   #failDispatch(record: InFlight<Request, Address>, error: unknown): Promise<void> {
     return this.#report(record, error).then(() => this.#settle(record));
   }
@@ -1056,7 +1057,7 @@ export abstract class BaseServer<
     let finished: unknown;
     try {
       if (this.finishRequest === defaultFinishRequest) {
-        // The lifecycle ends straight in this job (record.done/fail): one reaction per request.
+        // The lifecycle ends straight in this job (record.complete/fail): one reaction per request.
         const handler = new this.RequestHandlerClass(record.request, record.clientAddress, this);
         return (record.running = runLifecycle(handler, record));
       }

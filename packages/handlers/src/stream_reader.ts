@@ -339,8 +339,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
   [kPipe](consumer: ChunkConsumer): Promise<true> {
     if (this.#pending !== undefined) return this.#read(StreamReader.#deliver, 0); // rejects: busy
     this.#consumer = consumer;
-    this.#held = false;
-    return this.#read(StreamReader.#deliver, 0);
+    const piped = this.#read(StreamReader.#deliver, 0);
+    // Over at once (the stream had ended, or failed): keep no reference to the consumer.
+    if (this.#pending === undefined) this.#clear();
+    return piped;
   }
 
   /** The consumer can take chunks again. */

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { ConnectionClosedError, InvalidStateError, StreamReader, StreamWriter } from 'sockserve';
-import { readAll, readBytes } from '../../../test/helpers/net.js';
+import { readAll, readBytes, until } from '../../../test/helpers/net.js';
 
 /** A connected pair of real TCP sockets, both destroyed on dispose. */
-async function pair() {
-  const server = net.createServer();
+async function pair(options: net.ServerOpts = {}) {
+  const server = net.createServer(options);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
   const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
@@ -198,6 +198,20 @@ describe('pipeFrom(rfile): chunks go from the reader to the socket as they arriv
     expect(await piped).toBe('body one, body two'.length);
     await writer.end();
     expect((await echoed).toString()).toBe('body one, body two');
+  });
+
+  test('from a reader already at its end, the pipe writes what is left and resolves at once', async () => {
+    await using p = await pair({ allowHalfOpen: true }); // as servers accept: the reply may follow the peer's end
+    const reader = new StreamReader(p.socket);
+    const writer = new StreamWriter(p.socket, { input: reader });
+    p.client.end('last words');
+    expect((await reader.read(5)).toString()).toBe('last ');
+    await until(() => reader.buffered === 'words'.length && p.socket.readableEnded);
+    const echoed = readAll(p.client);
+    expect(await writer.pipeFrom(reader)).toBe('words'.length);
+    expect(await writer.pipeFrom(reader)).toBe(0);
+    await writer.end();
+    expect((await echoed).toString()).toBe('words');
   });
 
   test('a peer that resets while the pipe is held rejects it with ConnectionClosedError', async () => {
