@@ -184,6 +184,22 @@ describe('pipeFrom(rfile): chunks go from the reader to the socket as they arriv
     expect(await piped).toBe(size);
   });
 
+  test('a proxy (one connection into another) stops reading while the far side does not read', async () => {
+    await using from = await pair();
+    await using to = await pair();
+    const reader = new StreamReader(from.socket);
+    const writer = new StreamWriter(to.socket);
+    const piped = writer.pipeFrom(reader);
+    const data = randomBytes(size);
+    from.client.end(data);
+    const read = await settled(() => from.socket.bytesRead);
+    expect(read).toBeLessThan(size);
+    expect(to.socket.writableLength).toBeLessThan(256 * 1024);
+    const forwarded = readBytes(to.client, size);
+    expect((await forwarded).equals(data)).toBe(true);
+    expect(await piped).toBe(size);
+  });
+
   test('bytes buffered before the pipe go first; reads meanwhile are InvalidStateError', async () => {
     await using p = await pair();
     const reader = new StreamReader(p.socket);
