@@ -1,14 +1,16 @@
 // Load generator. Usage:
-//   node load.js <tcp|unix|udp> <port-or-path> <connections> <bytes> <seconds> [lines]
+//   node load.js <tcp|unix|udp> <port-or-path> <connections> <bytes> <seconds> [bytes|lines] [warm-up ms]
 // Each connection (or UDP client) sends a message, waits until all of it has come back, checks
-// every byte, and repeats. With 'lines' the message is made of 64-byte lines. The clock starts
-// once every connection is open and has made one warm-up exchange, so that a burst of connects
-// (and the listen backlog) is not part of the measure: then it prints START. At the end, one JSON
-// line: requests, verification errors, requests/s, latency percentiles.
+// every byte, and repeats. With 'lines' the message is made of 64-byte lines. Nothing is measured
+// until every connection is open and has made one exchange (so a burst of connects, and the
+// listen backlog, is not part of the measure), then until the warm-up (default 250 ms) of full
+// load has passed (so the server's code is compiled): then it prints START and the clock starts.
+// At the end, one JSON line: requests, verification errors, requests/s, latency percentiles.
 import dgram from 'node:dgram';
 import net from 'node:net';
 
-const [transport, target, connectionsArg, sizeArg, secondsArg, shape] = process.argv.slice(2);
+const [transport, target, connectionsArg, sizeArg, secondsArg, shape, warmUpArg = '250'] = process.argv.slice(2);
+const warmUpMs = Number(warmUpArg);
 const connections = Number(connectionsArg);
 const size = Number(sizeArg);
 const seconds = Number(secondsArg);
@@ -25,16 +27,17 @@ let warmed = 0;
 let go;
 const begin = new Promise((resolve) => (go = resolve));
 
-/** Counts a finished exchange, and goes on (after the warm-up: once every connection is warm). */
+/** Counts a finished exchange (once measuring) and goes on; a first exchange waits for the others. */
 function exchanged(client, started, next) {
   if (measuring) {
     requests++;
     latencies.push(performance.now() - started);
-    next();
+  } else if (!client.warm) {
+    warm(client);
+    void begin.then(next);
     return;
   }
-  warm(client);
-  void begin.then(next);
+  next();
 }
 
 /** One more client is ready (or gone before it was): the clock starts when all are. */
@@ -101,6 +104,7 @@ function udpClient() {
 
 const done = Promise.all(Array.from({ length: connections }, transport === 'udp' ? udpClient : streamClient));
 await begin;
+await new Promise((resolve) => setTimeout(resolve, warmUpMs));
 measuring = true;
 console.log('START'); // the harness reads the server's CPU time from here
 const started = performance.now();

@@ -28,6 +28,8 @@ const mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
 // seconds, and a ratio taken within one round (servers measured seconds apart) cancels the drift.
 const seconds = { smoke: 0.3, quick: 1, full: 1.5 }[mode];
 const rounds = { smoke: 1, quick: 1, full: 7 }[mode];
+// Full load before the clock starts, so that every server's code is compiled when it is measured.
+const warmUpMs = { smoke: 50, quick: 250, full: 250 }[mode];
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const hasPython = spawnSync('python3', ['--version']).status === 0;
 const pin = spawnSync('taskset', ['--version']).status === 0 ? ['taskset', '-c', '0'] : [];
@@ -112,7 +114,7 @@ async function measure(scenario, server) {
     const load = scenario.cpu
       ? // The pool's workers need a moment to warm up: CPU-bound rounds run at least 3 s in a full run.
         run(process.execPath, [here('lines_load.js'), target, 8, mode === 'full' ? Math.max(seconds, 3) : seconds, 'persistent'], { pinned: false })
-      : run(process.execPath, [here('load.js'), scenario.transport, target, scenario.connections, scenario.bytes, seconds, scenario.shape ?? 'bytes']);
+      : run(process.execPath, [here('load.js'), scenario.transport, target, scenario.connections, scenario.bytes, seconds, scenario.shape ?? 'bytes', warmUpMs]);
     let out = '';
     let warmedUp = false;
     load.stdout.on('data', (chunk) => {
@@ -274,7 +276,8 @@ function markdown(results, memory, checks) {
       `${rounds} interleaved rounds of ${seconds} s per server (the order rotating each round); medians, and ratios are the medians ` +
       'of the ratios within each round, which cancels the drift in speed of a shared machine. The load generator sends a message, waits until all of it ' +
       'has come back, verifies every byte, and repeats, on every connection at once; the clock (and the server\'s CPU time) ' +
-      'starts once every connection is open and has made one warm-up exchange, so the burst of connects is not measured. ' +
+      `starts once every connection is open and has made one exchange, and after ${warmUpMs} ms of full load: the ` +
+      'burst of connects and the compilation of the server\'s code are not measured. ' +
       'Server CPU time per request comes from `/proc/<pid>/stat`. Ratios compare with the raw Node server of the same ' +
       'scenario (higher is better for req/s, lower for CPU). Idle memory is the growth of the server\'s RSS with 10,000 ' +
       'open connections, without a forced garbage collection.',
