@@ -183,8 +183,13 @@ for (const scenario of scenarios) {
   const base = samples[scenario.base];
   for (const row of rows) {
     const rs = samples[row.server];
-    row.ratio = median(rs.map((r, round) => r.rps / base[round].rps));
-    row.cpuRatio = median(rs.map((r, round) => r.cpuPerRequestUs / base[round].cpuPerRequestUs));
+    const ratios = rs.map((r, round) => r.rps / base[round].rps);
+    const cpuRatios = rs.map((r, round) => r.cpuPerRequestUs / base[round].cpuPerRequestUs);
+    row.ratio = median(ratios);
+    row.cpuRatio = median(cpuRatios);
+    // The spread over rounds shows how far one round's ratio can stray on this machine.
+    row.ratioRange = [Math.min(...ratios), Math.max(...ratios)];
+    row.cpuRatioRange = [Math.min(...cpuRatios), Math.max(...cpuRatios)];
   }
   results.push({ id: scenario.id, name: scenario.name, base: scenario.base, rows });
   console.log(`\n${scenario.name}`);
@@ -230,10 +235,16 @@ function kb(bytes) {
 }
 
 function table(rows) {
-  const lines = ['| server | req/s | ratio | p50 ms | p99 ms | server CPU µs/req | CPU ratio | errors |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
+  const lines = [
+    '| server | req/s | ratio | rounds | p50 ms | p99 ms | server CPU µs/req | CPU ratio | rounds | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const range = ([low, high]) => (Number.isNaN(low) || Number.isNaN(high) ? 'n/a' : `${low.toFixed(2)}–${high.toFixed(2)}`);
   for (const row of rows) {
     lines.push(
-      `| ${row.server} | ${row.rps.toFixed(0)} | ${row.ratio.toFixed(2)}x | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${Number.isNaN(row.cpuPerRequestUs) ? 'n/a' : row.cpuPerRequestUs.toFixed(1)} | ${Number.isNaN(row.cpuRatio) ? 'n/a' : `${row.cpuRatio.toFixed(2)}x`} | ${row.errors} |`,
+      `| ${row.server} | ${row.rps.toFixed(0)} | ${row.ratio.toFixed(2)}x | ${range(row.ratioRange)} | ${row.p50.toFixed(2)} | ` +
+        `${row.p99.toFixed(2)} | ${Number.isNaN(row.cpuPerRequestUs) ? 'n/a' : row.cpuPerRequestUs.toFixed(1)} | ` +
+        `${Number.isNaN(row.cpuRatio) ? 'n/a' : `${row.cpuRatio.toFixed(2)}x`} | ${range(row.cpuRatioRange)} | ${row.errors} |`,
     );
   }
   return lines;
@@ -279,7 +290,8 @@ function markdown(results, memory, checks) {
       `starts once every connection is open and has made one exchange, and after ${warmUpMs} ms of full load: the ` +
       'burst of connects and the compilation of the server\'s code are not measured. ' +
       'Server CPU time per request comes from `/proc/<pid>/stat`. Ratios compare with the raw Node server of the same ' +
-      'scenario (higher is better for req/s, lower for CPU). Idle memory is the growth of the server\'s RSS with 10,000 ' +
+      'scenario (higher is better for req/s, lower for CPU); the "rounds" columns give the lowest and highest ' +
+      'ratio among the rounds. Idle memory is the growth of the server\'s RSS with 10,000 ' +
       'open connections, without a forced garbage collection.',
     '- sockserve servers use the idiomatic handlers: `for await (const chunk of this.rfile) await this.wfile.write(chunk)` (iter), ' +
       '`await this.wfile.pipeFrom(this.rfile)` (pipe), `for await (const line of this.rfile.lines())` (lines), and a ' +
