@@ -350,6 +350,10 @@ interface Deferred<T> {
   reject(reason: unknown): void;
 }
 
+function causeOf(error: unknown): unknown {
+  return error instanceof Error ? error.cause : undefined;
+}
+
 function isPromise(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }
@@ -1110,8 +1114,10 @@ export abstract class BaseServer<
   /** Sends an error to handleError() once; errors caused by an abort are not reported. */
   async #report(record: InFlight<Request, Address>, error: unknown): Promise<void> {
     if (record.aborted) return;
-    const cause = error instanceof Error ? error.cause : undefined;
-    if (record.reported !== undefined && (error === record.reported || cause === record.reported)) return;
+    // The same failure may surface twice: as the socket's error, and as an error of the handler's
+    // read or write that has it as its cause, in either order.
+    const reported = record.reported;
+    if (reported !== undefined && (error === reported || causeOf(error) === reported || causeOf(reported) === error)) return;
     record.reported = error;
     this.#emit('requestError', error, record.clientAddress);
     try {

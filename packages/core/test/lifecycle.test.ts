@@ -252,6 +252,36 @@ describe('handleRequest()', () => {
 });
 
 describe('errors in handlers', () => {
+  test('a socket error reported after the handler failed with it as the cause is not reported again', async () => {
+    const errors: string[] = [];
+    class DestroysThenWrites extends StreamRequestHandler {
+      override async handle() {
+        await Promise.resolve();
+        // The socket's 'error' event comes on the next tick, after the write has already failed.
+        this.request.destroy(new Error('boom'));
+        await this.wfile.write('x');
+      }
+    }
+    class Slow extends TCPServer {
+      override handleError(_socket: net.Socket, _client: InetAddress, error: unknown) {
+        errors.push((error as Error).message);
+      }
+      override async shutdownRequest(socket: net.Socket) {
+        await new Promise((resolve) => setTimeout(resolve, 20)); // keeps the request in flight
+        await super.shutdownRequest(socket);
+      }
+    }
+    await using server = new Slow(local, DestroysThenWrites, { logger: false });
+    await server.listen();
+    void server.serveForever();
+    const socket = await connect(server);
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('close', resolve));
+    await until(() => errors.length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(errors).toEqual(['The connection is closed (boom); nothing more can be written to it']);
+  });
+
   test('the default handleError logs the error with its stack and the client address', async () => {
     const { logger, records } = memoryLogger();
     class Failing extends StreamRequestHandler {
