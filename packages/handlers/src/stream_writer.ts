@@ -168,7 +168,11 @@ export class StreamWriter {
 
   /**
    * Writes every chunk of `source` with backpressure and resolves with the total byte count.
-   * `await this.wfile.pipeFrom(this.rfile)` is an echo.
+   * `await this.wfile.pipeFrom(this.rfile)` is an echo. From a `StreamReader`, chunks are written
+   * as they arrive, from the socket's data callback (no promise per chunk, as fast as a bare
+   * `'data'` listener); meanwhile the reader counts as busy (other reads reject with
+   * `InvalidStateError`). Rejects with the source's error, or with `ConnectionClosedError` when
+   * this connection closes first.
    *
    * @example
    * ```ts
