@@ -175,8 +175,6 @@ class InFlight<Request, Address> implements RequestContext, RequestJob<Request, 
   shut = false;
   /** What run() returned: when processRequest() returns this very promise, the job settles. */
   running: Promise<void> | undefined = undefined;
-  /** The job finished (its request is shut down); the server has yet to settle it. */
-  ran = false;
   /** The job settles the request itself when it finishes (see #process). */
   settleOnRun = false;
   /** The last error reported to handleError, to report each error once. */
@@ -985,7 +983,7 @@ export abstract class BaseServer<
    */
   #dispatch(request: Request, clientAddress: Address): Promise<void> | undefined {
     const record = this.#track(request, clientAddress);
-    if (this.listenerCount('request') > 0) this.#emit('request', clientAddress);
+    this.#emit('request', clientAddress);
     let answer: Awaitable<boolean>;
     try {
       answer = this.verifyRequest(request, clientAddress);
@@ -1010,7 +1008,8 @@ export abstract class BaseServer<
     }
     // The default processRequest() returns the job's own promise (when the strategy runs it at
     // once): then the job settles the request when it ends, and no reaction waits here.
-    if (processing !== undefined && processing === record.running && !record.ran) {
+    // (Unless the job already ended, in which case it shut the request down without settling it.)
+    if (processing !== undefined && processing === record.running && !record.shut) {
       record.settleOnRun = true;
       return processing as Promise<void>;
     }
@@ -1082,7 +1081,6 @@ export abstract class BaseServer<
 
   /** The job is over: shut the request down, and settle it if #process left that to the job. */
   #ran(record: InFlight<Request, Address>): Promise<void> | undefined {
-    record.ran = true;
     const shut = this.#shutdownRequest(record);
     if (!record.settleOnRun) return shut;
     return shut === undefined ? this.#settle(record) : shut.then(() => this.#settle(record));
@@ -1132,8 +1130,9 @@ export abstract class BaseServer<
     this._destroyRequest(record.request);
   }
 
-  /** Emits without letting a throwing listener break the server. */
+  /** Emits without letting a throwing listener break the server; nothing when nobody listens. */
   #emit<E extends keyof ServerEvents<Address>>(event: E, ...args: Parameters<ServerEvents<Address>[E]>): void {
+    if (this.listenerCount(event) === 0) return;
     try {
       (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
     } catch (error) {
