@@ -167,37 +167,36 @@ async function settled(value: () => number, quietMs = 300): Promise<number> {
 describe('pipeFrom(rfile): chunks go from the reader to the socket as they arrive', () => {
   const size = 32 * 1024 * 1024; // more than loopback's kernel buffers hold
 
-  test('an echo whose peer does not read stops reading, then delivers every byte in order', async () => {
-    await using p = await pair();
-    const reader = new StreamReader(p.socket);
-    const writer = new StreamWriter(p.socket, { input: reader });
-    const piped = writer.pipeFrom(reader);
-    const data = randomBytes(size);
-    p.client.end(data);
-    // The client reads nothing: the server's writes back up, and it must stop reading.
-    const read = await settled(() => p.socket.bytesRead);
-    expect(read).toBeLessThan(size);
-    expect(p.socket.writableLength).toBeLessThan(256 * 1024);
-    expect(reader.buffered).toBeLessThan(256 * 1024);
-    const echoed = readBytes(p.client, size);
-    expect((await echoed).equals(data)).toBe(true);
-    expect(await piped).toBe(size);
-  });
+  type Pair = Awaited<ReturnType<typeof pair>>;
 
-  test('a proxy (one connection into another) stops reading while the far side does not read', async () => {
-    await using from = await pair();
-    await using to = await pair();
+  /**
+   * Pipes what `from`'s client sends into `to`'s client, who reads nothing at first: the writes
+   * back up, and the reading side must stop reading. Then every byte arrives, in order.
+   */
+  async function pipeUnderBackpressure(from: Pair, to: Pair): Promise<void> {
     const reader = new StreamReader(from.socket);
-    const writer = new StreamWriter(to.socket);
+    const writer = new StreamWriter(to.socket, { input: reader });
     const piped = writer.pipeFrom(reader);
     const data = randomBytes(size);
     from.client.end(data);
     const read = await settled(() => from.socket.bytesRead);
     expect(read).toBeLessThan(size);
     expect(to.socket.writableLength).toBeLessThan(256 * 1024);
-    const forwarded = readBytes(to.client, size);
-    expect((await forwarded).equals(data)).toBe(true);
+    expect(reader.buffered).toBeLessThan(256 * 1024);
+    const received = readBytes(to.client, size);
+    expect((await received).equals(data)).toBe(true);
     expect(await piped).toBe(size);
+  }
+
+  test('an echo whose peer does not read stops reading, then delivers every byte in order', async () => {
+    await using p = await pair();
+    await pipeUnderBackpressure(p, p);
+  });
+
+  test('a proxy (one connection into another) stops reading while the far side does not read', async () => {
+    await using from = await pair();
+    await using to = await pair();
+    await pipeUnderBackpressure(from, to);
   });
 
   test('bytes buffered before the pipe go first; reads meanwhile are InvalidStateError', async () => {
