@@ -4,11 +4,13 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
+import { constants as osConstants } from 'node:os';
 import type { Logger } from 'pino';
 import type * as TypedEmitterModule from 'typed-emitter';
 import { InvalidArgumentError, RequestAbortedError, ServerClosedError } from './errors.js';
 import { EventLoopStrategy } from './event_loop_strategy.js';
 import { createLogger, type LoggerOption } from './logger.js';
+import { refuseWhileLoadingHandlerModule } from './pool_worker.js';
 import { kRemoteRequests, type ConcurrencyStrategy, type RemoteRequests, type RequestJob } from './strategy.js';
 import type { Awaitable, ClientAddress, InetAddress, RequestHandler, RequestHandlerClass } from './types.js';
 
@@ -102,6 +104,39 @@ export interface CloseReport {
 export interface ServerCloseOptions {
   /** ms to wait for in-flight requests before aborting them. Default: wait for all of them. */
   timeout?: number;
+}
+
+/**
+ * Options of `serveUntilSignal()`.
+ *
+ * @example
+ * ```ts
+ * await server.serveUntilSignal({ signals: ['SIGTERM'], timeout: 20_000 });
+ * ```
+ */
+export interface ServeUntilSignalOptions {
+  /** The signals that stop the server. Default: `['SIGINT', 'SIGTERM']`. */
+  signals?: readonly NodeJS.Signals[];
+  /**
+   * ms that requests in flight get to finish after the signal; the rest are then aborted.
+   * Default: 5000 (well inside the 10 s that `docker stop` waits before it kills).
+   */
+  timeout?: number;
+}
+
+/**
+ * What `serveUntilSignal()` resolves with: the close report, and the signal that stopped the
+ * server (`null` when `shutdown()` or `serverClose()` stopped it).
+ *
+ * @example
+ * ```ts
+ * const { signal, completed, aborted } = await server.serveUntilSignal();
+ * console.log(`stopped by ${signal}: ${completed} completed, ${aborted} aborted`);
+ * ```
+ */
+export interface SignalCloseReport extends CloseReport {
+  /** The signal that stopped the server, or `null`. */
+  readonly signal: NodeJS.Signals | null;
 }
 
 /**
@@ -469,6 +504,8 @@ export abstract class BaseServer<
   #serve: Deferred<void> | undefined;
   /** serveForever() is dispatching requests as they are accepted. */
   #serving = false;
+  /** shutdown() was called while serveForever() was not running: the next one stops at once. */
+  #shutdownRequested = false;
   /** Accepted requests that nobody has taken yet. */
   readonly #pending: Array<[Request, Address]> = [];
   readonly #maxPending: number;
@@ -483,6 +520,7 @@ export abstract class BaseServer<
 
   constructor(RequestHandlerClass: RequestHandlerClass<Request, Address>, options: BaseServerOptions = {}) {
     super();
+    refuseWhileLoadingHandlerModule(`a ${new.target.name}`);
     if (typeof RequestHandlerClass !== 'function') {
       throw new InvalidArgumentError(
         `Expected \`RequestHandlerClass\` to be a class, got \`${String(RequestHandlerClass)}\``,
@@ -671,6 +709,12 @@ export abstract class BaseServer<
   serveForever(): Promise<void> {
     if (this._closing) return Promise.reject(new ServerClosedError());
     if (this.#serve !== undefined) return this.#serve.promise;
+    if (this.#shutdownRequested) {
+      // shutdown() came first (as in Python, where the request waits for the loop to start).
+      this.#shutdownRequested = false;
+      this.#emit('shutdown');
+      return Promise.resolve();
+    }
     const serve = deferred<void>();
     this.#serve = serve;
     this.listen().then(
@@ -695,6 +739,10 @@ export abstract class BaseServer<
    * dispatched (they wait until `handleRequest()`, a new `serveForever()`, or `serverClose()`).
    * Never polls, and is safe to call from inside a handler.
    *
+   * Called while `serveForever()` is not running (say, a signal that arrives during `listen()`),
+   * it is not forgotten: it resolves at once, and the next `serveForever()` returns at once
+   * without serving. (Python's `shutdown()` would block until that next loop ran.)
+   *
    * @example
    * ```ts
    * class StopHandler extends StreamRequestHandler {
@@ -704,7 +752,10 @@ export abstract class BaseServer<
    */
   async shutdown(): Promise<void> {
     const serve = this.#serve;
-    if (serve === undefined) return;
+    if (serve === undefined) {
+      this.#shutdownRequested = !this._closing;
+      return;
+    }
     this.#serve = undefined;
     this.#serving = false;
     this.#emit('shutdown');
@@ -815,6 +866,49 @@ export abstract class BaseServer<
     };
     this.#emit('close', report);
     return report;
+  }
+
+  /**
+   * Serves until SIGINT or SIGTERM (or `shutdown()`), then closes gracefully: stops accepting at
+   * once, lets requests in flight finish within `timeout` ms (default 5000), aborts the rest, and
+   * resolves with the close report and the signal. The process then exits on its own with code 0,
+   * unless something else of the program's keeps it open. A second signal while requests drain
+   * exits at once (code 128 + the signal's number), as a second Ctrl-C does in most servers.
+   *
+   * Signal listeners are installed only while it runs; other listeners of the program still run.
+   *
+   * @example
+   * ```ts
+   * await using server = new TCPServer({ host: '127.0.0.1', port: 9000 }, EchoHandler);
+   * const { signal, completed, aborted } = await server.serveUntilSignal({ timeout: 10_000 });
+   * console.log(`${signal}: ${completed} requests completed, ${aborted} aborted`);
+   * ```
+   */
+  async serveUntilSignal(options: ServeUntilSignalOptions = {}): Promise<SignalCloseReport> {
+    const { signals = ['SIGINT', 'SIGTERM'], timeout = 5_000 } = options;
+    validateTimeout('timeout', timeout, false);
+    if (!Array.isArray(signals) || signals.some((signal) => typeof signal !== 'string' || !(signal in osConstants.signals))) {
+      throw new InvalidArgumentError(`Expected \`signals\` to be an array of signal names such as 'SIGTERM', got \`${String(signals)}\``);
+    }
+    let received: NodeJS.Signals | null = null;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (received !== null) {
+        this.log.warn({ signal }, `Received ${signal} again while closing: exiting now`);
+        process.exit(128 + (osConstants.signals[signal] ?? 0));
+      }
+      received = signal;
+      this.log.info({ signal, timeout }, `Received ${signal}: closing; requests in flight get ${timeout} ms to finish`);
+      void this.shutdown();
+    };
+    for (const signal of signals) process.on(signal, onSignal);
+    try {
+      await this.serveForever();
+      const report = await this.serverClose({ timeout });
+      this.log.info(report, `Closed: ${report.completed} request(s) completed, ${report.aborted} aborted`);
+      return { ...report, signal: received };
+    } finally {
+      for (const signal of signals) process.off(signal, onSignal);
+    }
   }
 
   /** `shutdown()` and `serverClose()`, for `await using`. */

@@ -363,6 +363,32 @@ export class WorkerCrashedError extends SockserveError {
 }
 
 /**
+ * A server or a worker pool was created where it must not be: while a pool worker was loading the
+ * handler module (the module's top-level code starts a server, so every worker would start its
+ * own, and its own pool), or a `WorkerPoolStrategy` inside a pool worker (pools do not nest).
+ * The message names the module and the fix: move the handler class into a module of its own, or
+ * wrap the code that starts the server in `if (!isWorker) { ... }`.
+ *
+ * @example
+ * ```ts
+ * import { isWorker } from 'sockserve';
+ *
+ * export class HashHandler extends StreamRequestHandler { ... }
+ *
+ * if (!isWorker) {
+ *   const server = new TCPServer(address, HashHandler, { concurrency: new WorkerPoolStrategy({ module: import.meta.url }) });
+ *   await server.serveUntilSignal();
+ * }
+ * ```
+ */
+export class ServerInWorkerError extends SockserveError {
+  constructor(message: string) {
+    super(message, 'ERR_SOCKSERVE_SERVER_IN_WORKER');
+    this.name = 'ServerInWorkerError';
+  }
+}
+
+/**
  * Every sockserve-defined error code, for documentation and exhaustive handling. `ListenError`
  * uses the operating system's codes in addition to these.
  *
@@ -384,6 +410,7 @@ export const ErrorCodes = Object.freeze({
   ADDON_UNAVAILABLE: 'ERR_SOCKSERVE_ADDON_UNAVAILABLE',
   WORKER_START: 'ERR_SOCKSERVE_WORKER_START',
   WORKER_CRASHED: 'ERR_SOCKSERVE_WORKER_CRASHED',
+  SERVER_IN_WORKER: 'ERR_SOCKSERVE_SERVER_IN_WORKER',
 } as const);
 
 /**

@@ -22,6 +22,8 @@ export {
   type RequestContextProvider,
   type ServerCloseOptions,
   type ServerEvents,
+  type ServeUntilSignalOptions,
+  type SignalCloseReport,
 } from './base_server.js';
 export {
   AddonUnavailableError,
@@ -34,6 +36,7 @@ export {
   ListenError,
   RequestAbortedError,
   ServerClosedError,
+  ServerInWorkerError,
   SocketError,
   SockserveError,
   TimeoutError,
@@ -44,6 +47,7 @@ export {
 export { EventLoopStrategy, type EventLoopStrategyOptions } from './event_loop_strategy.js';
 export { createLogger, type LoggerOption } from './logger.js';
 export { kDatagramReply, type DatagramReply } from './datagram_reply.js';
+export { markPoolWorker, poolWorker, refuseWhileLoadingHandlerModule, type PoolWorkerMark } from './pool_worker.js';
 export { SequentialStrategy } from './sequential_strategy.js';
 export {
   kRemoteRequests,

@@ -12,4 +12,5 @@
  *
  * @module
  */
+export { isWorker } from './is_worker.js';
 export { WorkerPoolStrategy, type WorkerPoolStrategyOptions } from './worker_pool_strategy.js';

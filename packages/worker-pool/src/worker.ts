@@ -12,6 +12,7 @@ import {
   SocketError,
   formatAddress,
   inetAddress,
+  markPoolWorker,
   runHandler,
   settleWithin,
   kDatagramReply,
@@ -35,6 +36,11 @@ const send = (message: FromWorker, callback?: () => void): void => {
   if (process.connected) process.send!(message, undefined, {}, callback);
 };
 
+// The parent decides when workers stop. A Ctrl-C in a terminal signals the whole process group,
+// and a service manager may signal every process of the service: the parent drains and then
+// stops its workers, so workers must not die first and take their requests with them.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
 // No orphans: when the parent goes away (even by SIGKILL), the IPC channel closes.
 process.on('disconnect', () => process.exit(0));
 // A handler stuck in a busy loop never gets to see that event, so a thread of our own watches
@@ -56,12 +62,19 @@ const log: Logger = pino(
 type HandlerClass = new (request: unknown, clientAddress: unknown, server: unknown) => RequestHandler;
 
 let Handler: HandlerClass;
+// While the module loads, servers and pools it creates at its top level are refused (a server
+// started there would run in every worker, each with its own pool).
+const mark = markPoolWorker({ id: config.id, module: config.module, loading: true });
 try {
   const loaded = (await import(config.module)) as Record<string, unknown>;
+  mark.loading = false;
   const candidate = loaded[config.exportName];
   if (typeof candidate !== 'function') {
+    const classes = Object.keys(loaded).filter((name) => typeof loaded[name] === 'function');
     throw new Error(
-      `The module ${config.module} has no export named \`${config.exportName}\` that is a class (exports: ${Object.keys(loaded).join(', ') || 'none'})`,
+      `The module ${config.module} has no export named \`${config.exportName}\` that is a class (exports: ${Object.keys(loaded).join(', ') || 'none'}); ` +
+        'export the handler class under its own name, or pass WorkerPoolStrategy the name it is exported under as `exportName`' +
+        (classes.length > 0 ? ` (for example \`exportName: '${classes[0]}'\`)` : ''),
     );
   }
   Handler = candidate as HandlerClass;

@@ -10,13 +10,17 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
   BaseServer,
+  ErrorCodes,
   InvalidArgumentError,
+  ServerInWorkerError,
   WorkerCrashedError,
   WorkerStartError,
   inetAddress,
   kDatagramReply,
   kRemoteRequests,
   kShareSocket,
+  poolWorker,
+  refuseWhileLoadingHandlerModule,
   type CloseReport,
   type ConcurrencyStrategy,
   type DatagramReply,
@@ -175,6 +179,13 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
   #lastCrash = 0;
 
   constructor(options: WorkerPoolStrategyOptions) {
+    refuseWhileLoadingHandlerModule('a WorkerPoolStrategy');
+    const inWorker = poolWorker();
+    if (inWorker !== undefined) {
+      throw new ServerInWorkerError(
+        `A WorkerPoolStrategy cannot be created inside pool worker ${inWorker.id}: pools do not nest. Handlers run in the workers of the parent's pool already`,
+      );
+    }
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError(`Expected options with a \`module\`, got \`${String(options)}\``);
     }
@@ -217,6 +228,11 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
   }
 
   async open(server: StrategyHost): Promise<void> {
+    if (this.#exportName === undefined && server.RequestHandlerClass.name === '') {
+      throw new InvalidArgumentError(
+        "The handler class has no name, so workers cannot find it in `module`: export it from the module and pass WorkerPoolStrategy the name it is exported under as `exportName` (for example `exportName: 'default'` for an anonymous default export)",
+      );
+    }
     this.#server = server;
     this.#log = server.log;
     const share = server[kShareSocket];
@@ -372,10 +388,14 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
           resolve();
         } else if (message.t === 'fail') {
           cleanup();
+          const { error } = message;
           reject(
-            new WorkerStartError(`Worker ${worker.id} could not load the handler: ${message.error.message}`, {
-              cause: fromWire(message.error, worker.id),
-            }),
+            // The handler module starts a server at its top level: the error itself says what to do.
+            error.code === ErrorCodes.SERVER_IN_WORKER
+              ? new ServerInWorkerError(error.message)
+              : new WorkerStartError(`Worker ${worker.id} could not load the handler: ${error.message}`, {
+                  cause: fromWire(error, worker.id),
+                }),
           );
         }
       };

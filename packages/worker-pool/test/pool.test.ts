@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import net from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { WorkerCrashedError, WorkerPoolStrategy, WorkerStartError, type StreamServerOptions } from 'sockserve';
@@ -8,6 +11,18 @@ import { transports } from '../../../test/helpers/matrix.js';
 import { Clients, exchange, gate, readAll, readLine, until } from '../../../test/helpers/net.js';
 
 const fixtures = new URL('./fixtures/handlers.js', import.meta.url);
+
+/**
+ * Whether a process runs. A worker that exited but was not reaped yet (an orphan waits for init,
+ * which may be slow to reap) is a zombie: it no longer runs, so it counts as gone.
+ */
+function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 function pool(options: Partial<ConstructorParameters<typeof WorkerPoolStrategy>[0]> = {}) {
   return new WorkerPoolStrategy({ module: fixtures, workers: 2, ...options });
@@ -354,16 +369,76 @@ describe('WorkerPoolStrategy lifecycle', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     parent.kill('SIGKILL');
     await exited;
-    // A worker that exited but was not reaped yet (an orphan waits for init, which may be slow to
-    // reap) is a zombie: it no longer runs, so it counts as gone.
-    const alive = (pid: number): boolean => {
-      try {
-        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-      } catch {
-        return false;
-      }
-    };
     await until(() => pids.every((pid) => !alive(pid)), 2_000);
     spinner.destroy();
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('a handler module that also starts the server (one-file layout)', () => {
+  /** Runs fixtures/one_file.js as a program; every process that loads it writes its pid to a file. */
+  async function runOneFile(env: Record<string, string>) {
+    const dir = await mkdtemp(join(tmpdir(), 'sockserve-one-file-'));
+    const pidFile = join(dir, 'pids');
+    await writeFile(pidFile, '');
+    const started = Date.now();
+    const child = spawn(process.execPath, [new URL('./fixtures/one_file.js', import.meta.url).pathname], {
+      env: { ...process.env, SOCKSERVE_TEST_PIDS: pidFile, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    const exited = new Promise<{ code: number | null; after: number }>((resolve) =>
+      child.once('exit', (code) => resolve({ code, after: Date.now() - started })),
+    );
+    const pids = async (): Promise<number[]> =>
+      (await readFile(pidFile, 'utf8')).split('\n').filter(Boolean).map(Number);
+    return {
+      child,
+      exited,
+      pids,
+      out: () => out,
+      err: () => err,
+      async [Symbol.asyncDispose]() {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await exited;
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  test('without a guard it fails at once with ServerInWorkerError, forks no more than its workers, and leaves none behind', async () => {
+    await using program = await runOneFile({});
+    const { code, after } = await program.exited;
+    expect(code).not.toBe(0);
+    expect(program.err()).toContain('ERR_SOCKSERVE_SERVER_IN_WORKER');
+    expect(program.err()).toContain('if (!isWorker)');
+    // Node's start-up and two workers' imports: well under the 10 s start timeout it used to wait.
+    expect(after).toBeLessThan(3_000);
+    const pids = await program.pids();
+    expect(pids.length).toBeGreaterThanOrEqual(2); // the program and at least one worker
+    expect(pids.length).toBeLessThanOrEqual(3); // the program and its 2 workers, never more
+    await until(() => pids.every((pid) => !alive(pid)), 3_000);
+  });
+
+  test('guarded by isWorker it serves from every worker, and SIGINT stops it cleanly with idle clients attached', async () => {
+    await using program = await runOneFile({ GUARDED: '1' });
+    await until(() => /port \d+/.test(program.out()), 10_000);
+    const port = Number(/port (\d+)/.exec(program.out())![1]);
+    await using clients = new Clients();
+    const sockets = await Promise.all(Array.from({ length: 4 }, () => clients.connect({ serverAddress: { host: '127.0.0.1', port, family: 'IPv4' } })));
+    const replies = await Promise.all(sockets.map((socket) => ask(socket, 'hi\n')));
+    const pids = await program.pids();
+    expect(pids).toHaveLength(3);
+    for (const reply of replies) expect(pids.slice(1)).toContain(Number(reply.split(' ')[0]));
+    // Each client stays connected and idle: its handler waits in lines().
+    const signalled = Date.now();
+    program.child.kill('SIGINT');
+    const { code } = await program.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(1_000 + 1_000);
+    expect(program.out()).toMatch(/stopped by SIGINT: 0 completed, 4 aborted/);
+    await until(() => pids.every((pid) => !alive(pid)), 3_000);
   });
 });
