@@ -27,7 +27,7 @@ export interface ChatServerOptions extends TCPServerOptions {
  * new ChatServer({ host: '127.0.0.1', port: 0 }); // creates a ChatHandler per connection
  * ```
  */
-export class ChatHandler extends StreamRequestHandler<InetAddress> {
+export class ChatHandler extends StreamRequestHandler<InetAddress, ChatServer> {
   static override maxLineLength = 4096;
 
   /** How the client is shown to the others: its address. */
@@ -36,12 +36,12 @@ export class ChatHandler extends StreamRequestHandler<InetAddress> {
   }
 
   get room(): ChatServer {
-    return this.server as unknown as ChatServer;
+    return this.server;
   }
 
   override async setup(): Promise<void> {
     super.setup();
-    await this.wfile.write(`Welcome, ${this.nick}. ${this.room.clients.size} others here. Type quit to leave.\n`);
+    await this.wfile.write(`Welcome, ${this.nick}. ${others(this.room.clients.size)}. Type quit to leave.\n`);
     this.room.clients.add(this);
     this.room.broadcast(`* ${this.nick} joined\n`);
   }
@@ -103,6 +103,11 @@ export class ChatServer extends TCPServer {
     (client.request as net.Socket).destroy();
     this.broadcast(`* ${client.nick} was dropped (too slow)\n`);
   }
+}
+
+/** "No one else is here", "1 other is here", "2 others are here". */
+function others(count: number): string {
+  return count === 0 ? 'No one else is here' : count === 1 ? '1 other is here' : `${count} others are here`;
 }
 
 function clock(): string {

@@ -35,9 +35,6 @@ const shown = host.includes(':') ? `[${host}]` : host;
 console.log(`chat server listening on ${shown}:${port}`);
 console.log(`connect with: nc ${host} ${port}   (type lines to talk, quit to leave; Ctrl-C stops the server)`);
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void server.shutdown());
-}
-await server.serveForever();
-server.broadcast('* The server is shutting down. Bye.\n');
-await server.serverClose({ timeout: 1_000 });
+// Ctrl-C or SIGTERM: say goodbye, stop accepting, give clients a second, then close.
+server.once('shutdown', () => server.broadcast('* The server is shutting down. Bye.\n'));
+await server.serveUntilSignal({ timeout: 1_000 });

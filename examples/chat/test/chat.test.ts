@@ -36,9 +36,9 @@ describe('chat example', () => {
     await using _chat = chat;
     await using clients = new Clients();
     const alice = await clients.connect(server);
-    expect(await readLine(alice)).toMatch(/^Welcome, 127\.0\.0\.1:\d+\. 0 others here/);
+    expect(await readLine(alice)).toMatch(/^Welcome, 127\.0\.0\.1:\d+\. No one else is here\./);
     const bob = await clients.connect(server);
-    expect(await readLine(bob)).toMatch(/1 others here/);
+    expect(await readLine(bob)).toMatch(/\. 1 other is here\./);
     const aliceLines = collect(alice);
     const bobLines = collect(bob);
     const aliceName = `127.0.0.1:${alice.localPort}`;

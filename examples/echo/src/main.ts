@@ -72,9 +72,6 @@ try {
 }
 console.log(`echo server listening on ${formatAddress(server.serverAddress)} (${server.concurrency.name})`);
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void server.shutdown());
-}
-await server.serveForever();
-const report = await server.serverClose({ timeout: 5_000 });
+// Ctrl-C or SIGTERM: stop accepting, give requests 5 s to finish, abort the rest.
+const report = await server.serveUntilSignal({ timeout: 5_000 });
 console.log(`stopped: ${report.completed} requests completed, ${report.aborted} aborted`);

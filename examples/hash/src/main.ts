@@ -60,7 +60,6 @@ try {
 console.log(
   `hash server listening on ${values.udp ? 'udp ' : ''}${server.serverAddress.host}:${server.serverAddress.port} (${server.concurrency.name})`,
 );
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void server.shutdown());
-await server.serveForever();
-const report = await server.serverClose({ timeout: 5_000 });
+// Ctrl-C or SIGTERM: stop accepting, give requests 5 s to finish, abort the rest.
+const report = await server.serveUntilSignal({ timeout: 5_000 });
 console.log(`stopped: ${report.completed} requests completed, ${report.aborted} aborted`);

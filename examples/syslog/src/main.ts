@@ -58,6 +58,5 @@ try {
   process.exit(1);
 }
 console.log(`syslog receiver listening on ${formatAddress(server.serverAddress)}`);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void server.shutdown());
-await server.serveForever();
-await server.serverClose({ timeout: 1_000 });
+// Ctrl-C or SIGTERM: stop receiving, give messages in flight a second, then exit.
+await server.serveUntilSignal({ timeout: 1_000 });

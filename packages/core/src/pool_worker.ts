@@ -68,6 +68,6 @@ export function refuseWhileLoadingHandlerModule(what: string): void {
   if (mark?.loading !== true) return;
   throw new ServerInWorkerError(
     `Pool worker ${mark.id} is loading the handler module ${mark.module}, and its top-level code creates ${what}: every worker would start its own server. ` +
-      'Move the handler class into a module of its own and pass its URL as `module`, or wrap the code that starts the server in `if (!isWorker) { ... }` (`import { isWorker } from 'sockserve'`)',
+      'Move the handler class into a module of its own and pass its URL as `module`, or wrap the code that starts the server in `if (!isWorker) { ... }` (import { isWorker } from "sockserve")',
   );
 }

@@ -20,23 +20,34 @@ import type { Logger } from 'pino';
  * `finally`. Override `handle()`; override `setup()` and `finish()` to acquire and release
  * per-request resources.
  *
+ * The type parameters name the request, the client address and the server: a handler that is
+ * only used with `CounterServer` declares it as its third, and `this.server` is a
+ * `CounterServer` without a cast. (Under a worker pool `this.server` is a stand-in with
+ * `serverAddress`, `log` and `shutdown()` only: keep to those in handlers that run there.)
+ *
  * @example
  * ```ts
- * class Hello extends BaseRequestHandler<net.Socket> {
+ * class Hello extends BaseRequestHandler<net.Socket, InetAddress, CounterServer> {
  *   override handle() {
+ *     this.server.greeted += 1;
  *     this.log.info('saying hello');
  *     this.request.end('hello\n');
  *   }
  * }
  * ```
  */
-export class BaseRequestHandler<Request = unknown, Address = ClientAddress> implements RequestHandler {
+export class BaseRequestHandler<Request = unknown, Address = ClientAddress, Server extends HandlerServer = HandlerServer>
+  implements RequestHandler
+{
   /** The request: a `net.Socket` for stream servers, `[packet, socket]` for datagram servers. */
   readonly request: Request;
   /** The peer's address. */
   readonly clientAddress: Address;
-  /** The server (inside a worker of a worker pool: a stand-in with the same members). */
-  readonly server: HandlerServer;
+  /**
+   * The server, typed as the handler's `Server` parameter (inside a worker of a worker pool: a
+   * stand-in with `serverAddress`, `log` and `shutdown()`).
+   */
+  readonly server: Server;
   /** Per-request values from the server, when it provides them. */
   readonly #context: RequestContext | undefined;
   #signal: AbortSignal | undefined;
@@ -44,7 +55,7 @@ export class BaseRequestHandler<Request = unknown, Address = ClientAddress> impl
   constructor(request: Request, clientAddress: Address, server: HandlerServer) {
     this.request = request;
     this.clientAddress = clientAddress;
-    this.server = server;
+    this.server = server as Server;
     this.#context = (server as Partial<RequestContextProvider>)[kRequestContext]?.(request);
   }
 

@@ -27,7 +27,8 @@ import { StreamReader } from './stream_reader.js';
 export class DatagramRequestHandler<
   Address extends ClientAddress = ClientAddress,
   Socket = unknown,
-> extends BaseRequestHandler<[Buffer, Socket], Address> {
+  Server extends HandlerServer = HandlerServer,
+> extends BaseRequestHandler<[Buffer, Socket], Address, Server> {
   /** Default limit in bytes of `readline` and `readUntil` on the packet. */
   static maxLineLength = 65_536;
 

@@ -12,7 +12,9 @@ import { StreamWriter } from './stream_writer.js';
 /**
  * A handler for stream connections (TCP, Unix stream). `request` is the `net.Socket`; read from
  * `rfile` (a {@link StreamReader}) and write to `wfile` (a {@link StreamWriter}). Tune it with
- * static fields, as in Python: `timeout`, `disableNagleAlgorithm`, `maxLineLength`.
+ * static fields, as in Python: `timeout`, `disableNagleAlgorithm`, `maxLineLength`. The type
+ * parameters name the client address and the server (`StreamRequestHandler<InetAddress,
+ * ChatServer>` gives a typed `this.server`).
  *
  * @example
  * ```ts
@@ -25,10 +27,10 @@ import { StreamWriter } from './stream_writer.js';
  * }
  * ```
  */
-export class StreamRequestHandler<Address extends ClientAddress = ClientAddress> extends BaseRequestHandler<
-  Socket,
-  Address
-> {
+export class StreamRequestHandler<
+  Address extends ClientAddress = ClientAddress,
+  Server extends HandlerServer = HandlerServer,
+> extends BaseRequestHandler<Socket, Address, Server> {
   /** ms a read may wait without data before it rejects with `TimeoutError`; `null`: no limit. */
   static timeout: number | null = null;
   /** Sets `TCP_NODELAY` on the connection, for small latency-sensitive writes. */
