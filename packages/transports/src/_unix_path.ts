@@ -6,7 +6,7 @@
  */
 import { chmod, lstat, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ListenError } from '@sockserve/core';
+import { InvalidArgumentError, ListenError } from '@sockserve/core';
 import type { Logger } from 'pino';
 
 /** The identity of a socket file, to remove ours and nothing else. */
@@ -18,6 +18,30 @@ export interface SocketFile {
 /** True for a Linux abstract socket name (no file on disk). */
 export function isAbstract(path: string): boolean {
   return path.startsWith('\0');
+}
+
+/**
+ * The longest Unix socket address in bytes: `sun_path` holds 108 bytes on Linux and 104 on macOS
+ * and the BSDs, one of which ends a path (an abstract name's leading NUL counts instead).
+ */
+export const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
+
+/**
+ * Throws `InvalidArgumentError` for a path the kernel cannot bind: longer than
+ * {@link MAX_SOCKET_PATH_BYTES} in UTF-8 (the kernel, or Node, would cut it and bind another
+ * path), or with a NUL byte after the first.
+ */
+export function checkSocketPath(path: string): void {
+  const length = Buffer.byteLength(path);
+  if (length > MAX_SOCKET_PATH_BYTES) {
+    throw new InvalidArgumentError(
+      `Expected a Unix socket path of at most ${MAX_SOCKET_PATH_BYTES} bytes on ${process.platform}, got ${length} bytes (\`${path.length > 60 ? `${path.slice(0, 40)}...${path.slice(-16)}` : path}\`); ` +
+        'use a shorter path, such as one in a shorter directory or relative to the working directory',
+    );
+  }
+  if (path.indexOf('\0', 1) !== -1) {
+    throw new InvalidArgumentError(`Expected a Unix socket path without NUL bytes (other than an abstract name's first), got \`${JSON.stringify(path)}\``);
+  }
 }
 
 /**

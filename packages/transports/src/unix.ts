@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { InvalidArgumentError, type RequestHandlerClass, type UnixAddress } from '@sockserve/core';
-import { claimPath, clearStalePath, isAbstract, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
+import { checkSocketPath, claimPath, clearStalePath, isAbstract, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
 import { StreamServer, type StreamServerOptions } from './stream_server.js';
 
 /**
@@ -84,6 +84,7 @@ export class UnixStreamServer extends StreamServer<UnixAddress, string> {
   }
 
   protected override async _beforeBind(): Promise<void> {
+    checkSocketPath(this.path);
     await clearStalePath(this.path, answers);
   }
 

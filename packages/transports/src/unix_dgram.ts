@@ -14,7 +14,7 @@ import {
   type UnixAddress,
 } from '@sockserve/core';
 import type { UnixDatagramSocket } from '@sockserve/unix-dgram';
-import { claimPath, clearStalePath, isAbstract, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
+import { checkSocketPath, claimPath, clearStalePath, isAbstract, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
 import { DatagramServer, type DatagramRequest, type DatagramServerOptions } from './datagram_server.js';
 
 /**
@@ -118,6 +118,7 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
 
   protected override async _bind(): Promise<void> {
     const described = isAbstract(this.path) ? `@${this.path.slice(1)} (abstract)` : this.path;
+    checkSocketPath(this.path);
     const { UnixDatagramSocket, probe } = await loadUnixDgram();
     const { bufferSize, sendTimeout, mode } = this.#options;
     let socket: UnixDatagramSocket | undefined;

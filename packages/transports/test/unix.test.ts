@@ -1,12 +1,25 @@
-import { statSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { statSync, writeFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
-import { ListenError, StreamRequestHandler, UnixStreamServer } from 'sockserve';
+import {
+  DatagramRequestHandler,
+  InvalidArgumentError,
+  ListenError,
+  StreamRequestHandler,
+  UnixDatagramServer,
+  UnixStreamServer,
+} from 'sockserve';
 import { exchange, tempDir } from '../../../test/helpers/net.js';
 
 class Echo extends StreamRequestHandler {
   override async handle() {
     await this.wfile.pipeFrom(this.rfile);
+  }
+}
+
+class DatagramEcho extends DatagramRequestHandler {
+  override async handle() {
+    await this.wfile.write(this.packet);
   }
 }
 
@@ -86,5 +99,36 @@ describe('UnixStreamServer', () => {
     expect(server.abstract).toBe(true);
     expect(server.serverAddress).toBe(name);
     expect((await exchange(server, 'abstract')).toString()).toBe('abstract');
+  });
+});
+
+describe.each([
+  { name: 'UnixStreamServer', create: (path: string) => new UnixStreamServer(path, Echo, { logger: false }) },
+  { name: 'UnixDatagramServer', create: (path: string) => new UnixDatagramServer(path, DatagramEcho, { logger: false }) },
+])('$name: socket paths longer than the kernel allows', ({ create }) => {
+  const limit = process.platform === 'linux' ? 107 : 103;
+
+  test('are refused before binding, with the limit and the length, leaving nothing behind', async () => {
+    using dir = tempDir();
+    const path = `${dir.path}/${'x'.repeat(120)}.sock`;
+    const server = create(path);
+    const error = await server.listen().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as Error).message).toContain(`at most ${limit} bytes`);
+    expect((error as Error).message).toContain(`got ${Buffer.byteLength(path)} bytes`);
+    expect(readdirSync(dir.path)).toEqual([]);
+    await server.serverClose();
+    expect(readdirSync(dir.path)).toEqual([]);
+  });
+
+  test('a path of exactly the limit binds, and is removed on close', async () => {
+    using dir = tempDir();
+    const path = `${dir.path}/`.padEnd(limit - 5, 'y') + '.sock';
+    expect(Buffer.byteLength(path)).toBe(limit);
+    const server = create(path);
+    await server.listen();
+    expect(readdirSync(dir.path)).toEqual([path.slice(dir.path.length + 1)]);
+    await server.serverClose();
+    expect(readdirSync(dir.path)).toEqual([]);
   });
 });
