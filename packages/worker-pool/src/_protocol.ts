@@ -52,12 +52,19 @@ export type ToWorker =
   /** A datagram the parent read from a socket it held for a moment: handle it as your own. */
   | { t: 'packet'; clientAddress: unknown; packet: Uint8Array }
   | { t: 'events'; wanted: boolean }
+  /** The parent's handleError() has run for request `rid`: the worker may close its connection. */
+  | { t: 'reported'; rid: number }
   | { t: 'stop'; timeout?: number };
 
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'fail'; error: WireError }
   | { t: 'done'; rid: number; error?: WireError; reply?: Uint8Array }
+  /**
+   * Request `rid` (a connection) failed; the worker keeps the connection open until the parent
+   * answers `reported`, so that handleError() runs before the peer sees the close.
+   */
+  | { t: 'error'; rid: number; error: WireError }
   | { t: 'log'; line: string }
   | { t: 'shutdown' }
   /** Sent with the shared UDP socket as its handle, in answer to `lend`. */

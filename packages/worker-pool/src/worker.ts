@@ -142,6 +142,17 @@ function finish(rid: number, error: unknown, reply?: Uint8Array): void {
   maybeExit();
 }
 
+/** Parents' answers to `error` messages, by request id. */
+const reported = new Map<number, () => void>();
+
+/** Sends a request's error to the parent and resolves once its handleError() has run. */
+function reportFirst(rid: number, error: unknown): Promise<void> {
+  return new Promise((resolve) => {
+    reported.set(rid, resolve);
+    send({ t: 'error', rid, error: toWire(error) });
+  });
+}
+
 async function handleStream(rid: number, socket: net.Socket, clientAddress: unknown): Promise<void> {
   // A socket rebuilt from a passed handle forgets the server's allowHalfOpen: without it, a peer
   // that half-closes after its request would have its reply refused.
@@ -151,12 +162,18 @@ async function handleStream(rid: number, socket: net.Socket, clientAddress: unkn
     if (!socket.writableFinished) socketError ??= error;
   });
   const error = await run(rid, socket, clientAddress, socket);
+  const aborted = (): boolean => running.get(rid)?.controller.signal.aborted === true;
+  // As in the parent, handleError() runs before the connection is closed.
+  const failure = error ?? (aborted() ? undefined : socketError);
+  if (failure !== undefined) await reportFirst(rid, failure);
   if (!socket.destroyed && (await endSocket(socket, config!.lingerTimeout))) {
     void discardUntilClosed(socket, config!.lingerTimeout);
   } else {
     socket.destroy();
   }
-  finish(rid, error ?? (running.get(rid)?.controller.signal.aborted ? undefined : socketError));
+  // A socket error that came while closing is reported late (the parent counts each error once).
+  const late = failure === undefined && !aborted() ? socketError : undefined;
+  finish(rid, late);
 }
 
 async function handleDatagram(rid: number, packet: Buffer, clientAddress: unknown): Promise<void> {
@@ -327,7 +344,16 @@ process.on('message', (message: ToWorker, handle?: unknown) => {
     case 'events':
       requestEvents = message.wanted;
       break;
+    case 'reported': {
+      const resolve = reported.get(message.rid);
+      reported.delete(message.rid);
+      resolve?.();
+      break;
+    }
     case 'abort': {
+      // An abort also ends a wait for the parent's report.
+      reported.get(message.rid)?.();
+      reported.delete(message.rid);
       const request = running.get(message.rid);
       request?.controller.abort(new RequestAbortedError());
       request?.socket?.destroy();

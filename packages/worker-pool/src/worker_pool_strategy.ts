@@ -486,6 +486,15 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
         else void job.fail(fromWire(message.error, worker.id)).then(resolve);
         break;
       }
+      case 'error': {
+        // A connection's handler failed; the worker holds the connection open until we answer.
+        const { rid } = message;
+        const pending = worker.pending.get(rid);
+        const reported = (): void => this.#send(worker, { t: 'reported', rid });
+        if (pending === undefined) reported();
+        else void pending.job.fail(fromWire(message.error, worker.id)).then(reported);
+        break;
+      }
       case 'log':
         this.#relayLog(message.line);
         break;

@@ -66,6 +66,25 @@ describe.each(transports)('WorkerPoolStrategy over $name', (transport) => {
     expect((errors[0] as Error).stack).toContain('handlers.js');
   });
 
+  test("a handler's error reaches the parent's handleError before the connection closes", async () => {
+    await using fixture = await serving();
+    await using clients = new Clients();
+    const client = await clients.connect(fixture.server);
+    let closed = false;
+    const all = readAll(client);
+    client.once('end', () => (closed = true));
+    const seen = gate<boolean>();
+    fixture.server.handleError = async () => {
+      // Long enough for a close made by the worker to reach the client.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      seen.open(closed);
+    };
+    client.write('fail\n');
+    expect(await seen.promise).toBe(false);
+    await all;
+    expect(closed).toBe(true);
+  });
+
   test('verifyRequest runs in the parent, before any handoff', async () => {
     await using fixture = await serving();
     let verified = 0;
