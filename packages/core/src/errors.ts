@@ -258,9 +258,11 @@ export class ServerClosedError extends SockserveError {
 }
 
 /**
- * A native part of sockserve (the Unix datagram addon) cannot be loaded on this platform: no
- * prebuilt binary matches and it could not be built from source. `cause` says why. The rest of
- * sockserve works without it.
+ * A native part of sockserve (the Unix datagram addon, `@sockserve/unix-dgram`) cannot be loaded.
+ * The message names the cause and its fix: the optional package is not installed; no binary
+ * matches the platform and none was built at install (build scripts blocked, as pnpm 10 does by
+ * default, or no compiler); or the binary does not load. `cause` is the original error. The rest
+ * of sockserve works without it.
  *
  * @example
  * ```ts
@@ -273,15 +275,32 @@ export class ServerClosedError extends SockserveError {
  */
 export class AddonUnavailableError extends SockserveError {
   constructor(what: string, options?: ErrorOptions) {
+    const cause = options?.cause;
+    const reason = cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : String(cause ?? 'not installed');
     super(
-      `${what} needs sockserve's native addon, which could not be loaded on ${process.platform}-${process.arch} (Node ${process.versions.node}): ${
-        options?.cause instanceof Error ? options.cause.message.split('\n')[0] : String(options?.cause ?? 'not installed')
-      }; install a C compiler and Python so the addon builds from source, then reinstall`,
+      `${what} needs sockserve's native addon (@sockserve/unix-dgram), which is unavailable on ${process.platform}-${process.arch} (Node ${process.versions.node}): ${addonFix(cause, reason)}`,
       'ERR_SOCKSERVE_ADDON_UNAVAILABLE',
       options,
     );
     this.name = 'AddonUnavailableError';
   }
+}
+
+/** What went wrong loading the addon, and what to do about it. */
+function addonFix(cause: unknown, reason: string): string {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && reason.includes('@sockserve/unix-dgram')) {
+    return 'the optional package @sockserve/unix-dgram is not installed (optional dependencies were left out, for example with --omit=optional, or its install failed); install it with `npm install @sockserve/unix-dgram`';
+  }
+  if (process.platform === 'win32') return 'Windows has no Unix datagram sockets; use UDP or a Unix stream server';
+  if (reason.startsWith('No native build was found')) {
+    return (
+      `${reason}. No prebuilt binary matches this platform, and none was built when the package was installed. ` +
+      'If build scripts were blocked (pnpm 10 blocks them by default; so does npm with --ignore-scripts), allow them with `pnpm approve-builds` and reinstall, or run `npm rebuild @sockserve/unix-dgram`; ' +
+      'building from source needs a C compiler and Python (node-gyp)'
+    );
+  }
+  return `the binary did not load (${reason}); build it again from source with \`npm rebuild @sockserve/unix-dgram\` (needs a C compiler and Python)`;
 }
 
 /**

@@ -124,11 +124,33 @@ describe('serveForever() and shutdown()', () => {
     expect(reports.every((report) => report.completed === 0 && report.aborted === 0)).toBe(true);
   });
 
-  test('serveForever() called twice returns the same promise; shutdown() without it is a no-op', async () => {
+  test('serveForever() called twice returns the same promise', async () => {
     await using server = new TCPServer(local, Echo, { logger: false });
-    await server.shutdown();
     const loop = server.serveForever();
     expect(server.serveForever()).toBe(loop);
+    await server.shutdown();
+    await loop;
+  });
+
+  test('shutdown() before serveForever() is remembered: the next serveForever() returns at once and serves nothing', async () => {
+    await using server = new TCPServer(local, Echo, { logger: false });
+    const events: string[] = [];
+    server.on('shutdown', () => events.push('shutdown'));
+    await server.listen();
+    await server.shutdown(); // resolves at once (Python's would block until a loop ran)
+    const early = connect(server);
+    await server.serveForever(); // returns at once instead of running on
+    expect(events).toEqual(['shutdown']);
+    const socket = await early;
+    const replies = readAll(socket);
+    let answered = false;
+    socket.once('data', () => (answered = true));
+    socket.end('not served yet');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(answered).toBe(false);
+    // The request waits (as it would after any shutdown) and the next loop serves it.
+    const loop = server.serveForever();
+    expect((await replies).toString()).toBe('not served yet');
     await server.shutdown();
     await loop;
   });

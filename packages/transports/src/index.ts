@@ -14,4 +14,4 @@ export { StreamServer, type StreamServerOptions } from './stream_server.js';
 export { TCPServer, type TCPAddress, type TCPServerOptions } from './tcp.js';
 export { UDPServer, type UDPAddress, type UDPServerOptions } from './udp.js';
 export { UnixStreamServer, type UnixStreamServerOptions } from './unix.js';
-export { UnixDatagramServer, type UnixDatagramServerOptions } from './unix_dgram.js';
+export { UnixDatagramServer, type UnixDatagramServerOptions, type UnixDatagramServerSocket } from './unix_dgram.js';

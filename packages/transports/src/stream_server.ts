@@ -144,9 +144,11 @@ export abstract class StreamServer<
     const server = this.#server;
     if (server === undefined) return;
     this.#server = undefined;
-    // Stops accepting now; the callback comes once every connection has closed.
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    this.#closed = Promise.all([closed, this._afterUnbind()]).then(() => {});
+    // Stops accepting now. Node's callback, which waits until every connection has closed, is not
+    // waited for: the server tracks its connections itself, and the callback never comes when
+    // connections were handed to worker processes that have died.
+    server.close(() => {});
+    this.#closed = this._afterUnbind();
   }
 
   protected override async _unbind(): Promise<void> {

@@ -13,6 +13,8 @@ import {
   type SharedDatagramSocket,
   type UnixAddress,
 } from '@sockserve/core';
+// Types of the optional addon package stay out of this module's declarations (see
+// UnixDatagramServerSocket), so TCP-only programs compile without it installed.
 import type { UnixDatagramSocket } from '@sockserve/unix-dgram';
 import { checkSocketPath, claimPath, clearStalePath, isAbstract, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
 import { DatagramServer, type DatagramRequest, type DatagramServerOptions } from './datagram_server.js';
@@ -32,6 +34,33 @@ export interface UnixDatagramServerOptions extends DatagramServerOptions {
   bufferSize?: number;
   /** How long a reply may wait while the client's queue is full, in ms. Default: 1000. */
   sendTimeout?: number;
+}
+
+/**
+ * The socket of a {@link UnixDatagramServer}, as its handlers (`this.socket`) and hooks see it: the
+ * `UnixDatagramSocket` of `@sockserve/unix-dgram`, described here so that programs that never use
+ * Unix datagrams compile without that optional package installed.
+ *
+ * @example
+ * ```ts
+ * class Forward extends DatagramRequestHandler<UnixAddress, UnixDatagramServerSocket> {
+ *   override async handle() { await this.socket.sendTo(this.packet, '/run/next.sock'); }
+ * }
+ * ```
+ */
+export interface UnixDatagramServerSocket {
+  /** The bound path (or abstract name), or `null` before `bind()`. */
+  readonly address: string | null;
+  /** The socket's file descriptor. */
+  readonly fd: number;
+  /** True once closed. */
+  readonly closed: boolean;
+  /** Sends one datagram to the socket bound at `path`; see `UnixDatagramSocket.sendTo()`. */
+  sendTo(data: Uint8Array | string, path: string): Promise<void>;
+  /** Stops reading until `resume()`. */
+  pause(): this;
+  /** Reads again after `pause()`. */
+  resume(): this;
 }
 
 type Module = typeof import('@sockserve/unix-dgram');
@@ -79,7 +108,7 @@ function loadUnixDgram(): Promise<Module> {
  * await server.serveForever();
  * ```
  */
-export class UnixDatagramServer extends DatagramServer<UnixAddress, string, UnixDatagramSocket> {
+export class UnixDatagramServer extends DatagramServer<UnixAddress, string, UnixDatagramServerSocket> {
   /** The socket path or abstract name. */
   readonly path: string;
   readonly #options: UnixDatagramServerOptions;
@@ -88,7 +117,7 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
 
   constructor(
     path: string,
-    RequestHandlerClass: RequestHandlerClass<DatagramRequest<UnixDatagramSocket>, UnixAddress>,
+    RequestHandlerClass: RequestHandlerClass<DatagramRequest<UnixDatagramServerSocket>, UnixAddress>,
     options: UnixDatagramServerOptions = {},
   ) {
     const { bufferSize = 256 * 1024 } = options;
@@ -112,7 +141,7 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
   }
 
   /** The bound socket, or `undefined` before `listen()` and after close. */
-  get socket(): UnixDatagramSocket | undefined {
+  get socket(): UnixDatagramServerSocket | undefined {
     return this.#socket;
   }
 
@@ -168,7 +197,7 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
     await releasePath(this.path, bound, this.log);
   }
 
-  protected override _send(socket: UnixDatagramSocket, data: Buffer, address: UnixAddress): Promise<void> | undefined {
+  protected override _send(socket: UnixDatagramServerSocket, data: Buffer, address: UnixAddress): Promise<void> | undefined {
     if (address.path === null) {
       return Promise.reject(new SocketError('EDESTADDRREQ', 'sendto', undefined));
     }

@@ -41,6 +41,7 @@ export interface WireError {
 }
 
 export type ToWorker =
+  /** Sent with the connection's raw handle (not a `net.Socket`: see the pool's schedule()). */
   | { t: 'stream'; rid: number; clientAddress: unknown }
   /** `own`: reply through the worker's shared socket rather than returning the reply. */
   | { t: 'datagram'; rid: number; clientAddress: unknown; packet: Uint8Array; own?: boolean }
@@ -65,6 +66,8 @@ export type FromWorker =
    * answers `reported`, so that handleError() runs before the peer sees the close.
    */
   | { t: 'error'; rid: number; error: WireError }
+  /** The worker received the connection of request `rid`: the parent closes its own descriptor. */
+  | { t: 'took'; rid: number }
   | { t: 'log'; line: string }
   | { t: 'shutdown' }
   /** Sent with the shared UDP socket as its handle, in answer to `lend`. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type dgram from 'node:dgram';
-import type net from 'node:net';
+import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import {
   RequestAbortedError,
@@ -154,9 +154,6 @@ function reportFirst(rid: number, error: unknown): Promise<void> {
 }
 
 async function handleStream(rid: number, socket: net.Socket, clientAddress: unknown): Promise<void> {
-  // A socket rebuilt from a passed handle forgets the server's allowHalfOpen: without it, a peer
-  // that half-closes after its request would have its reply refused.
-  socket.allowHalfOpen = true;
   let socketError: unknown;
   socket.on('error', (error) => {
     if (!socket.writableFinished) socketError ??= error;
@@ -316,7 +313,9 @@ async function stop(timeout: number | undefined): Promise<void> {
 process.on('message', (message: ToWorker, handle?: unknown) => {
   switch (message.t) {
     case 'stream':
-      void handleStream(message.rid, handle as net.Socket, message.clientAddress);
+      send({ t: 'took', rid: message.rid });
+      // allowHalfOpen: a peer that half-closes after its request still gets its reply.
+      void handleStream(message.rid, new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts), message.clientAddress);
       break;
     case 'datagram': {
       const { packet, rid, clientAddress } = message;

@@ -278,15 +278,24 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       job.signal.addEventListener('abort', onAbort, { once: true });
       const { request, clientAddress } = job;
       const handed = (error: Error | null): void => {
-        // The worker has its own descriptor now; release the parent's (no reset: it never read).
-        if (error === null && request instanceof net.Socket) request.destroy();
         if (error !== null && worker.pending.delete(rid)) {
           job.signal.removeEventListener('abort', onAbort);
           void job.fail(new WorkerCrashedError(`Could not hand the request to worker ${worker.id}: ${error.message}`)).then(resolve);
         }
       };
       if (request instanceof net.Socket) {
-        worker.child.send({ t: 'stream', rid, clientAddress } satisfies ToWorker, request, { keepOpen: false }, handed);
+        // The connection's raw handle travels, not the socket: Node then neither tracks it for the
+        // listener (whose close() would wait on dead workers) nor holds it until an acknowledgement
+        // that a worker dying mid-handoff never sends. The parent owns its descriptor until the
+        // worker says it took the connection (`took`), and closes it if the worker dies first.
+        const handle = (request as unknown as { _handle?: net.Socket | null })._handle;
+        if (handle == null) {
+          worker.pending.delete(rid);
+          job.signal.removeEventListener('abort', onAbort);
+          resolve(); // closed before the handoff: the server settles it
+          return;
+        }
+        worker.child.send({ t: 'stream', rid, clientAddress } satisfies ToWorker, handle, undefined, handed);
       } else if (Array.isArray(request) && Buffer.isBuffer(request[0])) {
         // Shared mode: the server's socket may be closed by now, so the worker replies itself.
         const own = this.#share !== undefined;
@@ -493,6 +502,12 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
         const reported = (): void => this.#send(worker, { t: 'reported', rid });
         if (pending === undefined) reported();
         else void pending.job.fail(fromWire(message.error, worker.id)).then(reported);
+        break;
+      }
+      case 'took': {
+        // The worker has its own descriptor now; release the parent's (no reset: it never read).
+        const request = worker.pending.get(message.rid)?.job.request;
+        if (request instanceof net.Socket) request.destroy();
         break;
       }
       case 'log':

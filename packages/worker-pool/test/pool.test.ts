@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -459,5 +459,55 @@ describe.skipIf(process.platform !== 'linux')('a handler module that also starts
     expect(Date.now() - signalled).toBeLessThan(1_000 + 1_000);
     expect(program.out()).toMatch(/stopped by SIGINT: 0 completed, 4 aborted/);
     await until(() => pids.every((pid) => !alive(pid)), 3_000);
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('WorkerPoolStrategy: a worker that dies during a handoff', () => {
+  const [tcp] = transports;
+  const openDescriptors = (): number => readdirSync('/proc/self/fd').length;
+
+  test('the handed connection is closed and reported, and the parent keeps no descriptor of it', async () => {
+    const { PoolEcho } = await import(fixtures.href);
+    await using fixture = tcp!.create(PoolEcho as never, { logger: false, concurrency: pool({ workers: 1 }) });
+    const strategy = fixture.server.concurrency as WorkerPoolStrategy;
+    const errors: unknown[] = [];
+    fixture.server.on('requestError', (error) => errors.push(error));
+    await fixture.server.listen();
+    void fixture.server.serveForever();
+    expect((await exchange(fixture.server, 'warm\n')).toString()).toBe('warm\n');
+    await until(() => strategy.running === 0); // the worker reports after the client saw the close
+    const baseline = openDescriptors();
+    const [victim] = strategy.pids;
+    // A stopped worker cannot take the connection; it dies before it acknowledges it.
+    process.kill(victim!, 'SIGSTOP');
+    await using clients = new Clients();
+    const client = await clients.connect(fixture.server);
+    const heard = readAll(client);
+    client.write('hello\n');
+    await until(() => strategy.running === 1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    process.kill(victim!, 'SIGKILL');
+    expect((await heard).length).toBe(0); // closed, not left hanging
+    await until(() => errors.length === 1);
+    expect(errors[0]).toBeInstanceOf(WorkerCrashedError);
+    await until(() => strategy.pids.length === 1 && strategy.pids[0] !== victim, 10_000);
+    await until(() => openDescriptors() <= baseline, 2_000);
+    expect((await exchange(fixture.server, 'after\n')).toString()).toBe('after\n');
+  });
+
+  test('serverClose({ timeout }) resolves within its deadline after a crash with no traffic since', async () => {
+    const { PoolEcho } = await import(fixtures.href);
+    const fixture = tcp!.create(PoolEcho as never, { logger: false, concurrency: pool({ workers: 1 }) });
+    const strategy = fixture.server.concurrency as WorkerPoolStrategy;
+    await fixture.server.listen();
+    void fixture.server.serveForever();
+    expect((await exchange(fixture.server, 'warm\n')).toString()).toBe('warm\n');
+    const [victim] = strategy.pids;
+    await exchange(fixture.server, 'crash\n');
+    await until(() => strategy.pids.length === 1 && strategy.pids[0] !== victim, 10_000);
+    const started = Date.now();
+    await fixture.server.serverClose({ timeout: 2_000 });
+    expect(Date.now() - started).toBeLessThan(2_000 + 500);
+    await fixture[Symbol.asyncDispose]();
   });
 });
