@@ -27,6 +27,10 @@ test('where no binary can be loaded, using the socket fails with a coded error n
     expect(error.code).toBe('ERR_SOCKSERVE_ADDON_UNAVAILABLE');
     expect(error.message).toContain(`${process.platform}-${process.arch}`);
     expect(error.message).toMatch(/No native build was found/);
+    // The usual causes and their fixes: build scripts blocked, or nothing to build with.
+    expect(error.message).toContain('pnpm approve-builds');
+    expect(error.message).toContain('npm rebuild @sockserve/unix-dgram');
+    expect(error.message).toContain('C compiler and Python');
   } finally {
     rmSync(copy, { recursive: true, force: true });
   }
