@@ -13,6 +13,7 @@ import {
   StreamRequestHandler,
   TCPServer,
   TimeoutError,
+  UDPServer,
   type InetAddress,
 } from 'sockserve';
 import { Clients, connect, exchange, gate, readAll, until } from '../../../test/helpers/net.js';
@@ -88,6 +89,27 @@ describe('listen()', () => {
       expect((error as InvalidArgumentError).code).toBe('ERR_SOCKSERVE_INVALID_ARGUMENT');
       expect((error as Error).message).toContain(`got \`${port}\``);
     }
+  });
+
+  test('rejects a host with a port in it, saying so and how to pass them, on TCP and UDP', async () => {
+    for (const [host, bare, port] of [
+      ['127.0.0.1:8080', '127.0.0.1', 8080],
+      ['localhost:80', 'localhost', 80],
+      ['[::1]:9000', '::1', 9000],
+    ] as const) {
+      for (const Server of [TCPServer, UDPServer]) {
+        await using server = new Server({ host, port: 0 }, Echo as never, { logger: false });
+        const error = await server.listen().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect((error as Error).message).toContain('host must not include a port');
+        expect((error as Error).message).toContain(`{ host: '${bare}', port: ${port} }`);
+      }
+    }
+    // Bare IPv6 addresses are hosts, not host:port pairs.
+    await using v6 = new TCPServer({ host: '::1', port: 0 }, Echo, { logger: false });
+    await v6.listen();
+    await using bracketed = new TCPServer({ host: '[::1]', port: 0 }, Echo, { logger: false });
+    await expect(bracketed.listen()).rejects.toThrow(/write IPv6 addresses bare, as '::1'/);
   });
 
   test('rejects an address that is not on this machine with EADDRNOTAVAIL', async () => {

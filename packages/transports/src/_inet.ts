@@ -29,6 +29,17 @@ export function checkInetAddress({ host, port }: RequestedInetAddress): void {
   if (typeof host !== 'string' || host.length === 0) {
     throw new InvalidArgumentError(`Expected \`host\` to be a non-empty string, got \`${String(host)}\``);
   }
+  // '127.0.0.1:80', 'localhost:80', '[::1]:80': a port inside the host would fail later as ENOTFOUND.
+  const withPort = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(host);
+  if (withPort !== null) {
+    const [, v6, other, given] = withPort;
+    throw new InvalidArgumentError(
+      `Expected \`host\` without a port, got \`${host}\`: host must not include a port; pass it apart, as { host: '${v6 ?? other}', port: ${given} }`,
+    );
+  }
+  if (host.startsWith('[') && host.endsWith(']')) {
+    throw new InvalidArgumentError(`Expected \`host\` without brackets, got \`${host}\`: write IPv6 addresses bare, as '${host.slice(1, -1)}'`);
+  }
 }
 
 /** The address a server reports: as bound once it listened, else as requested. */
