@@ -452,6 +452,35 @@ function validateTimeout(name: string, value: unknown, nullable: boolean): void 
 
 const GRACE_AFTER_ABORT_MS = 1_000;
 
+/**
+ * Error codes that are the peer's doing, and the level the default handleError() logs them at
+ * (without a stack): hang-ups are routine (info); misbehaviour and stalls are worth a look (warn).
+ */
+const PEER_ERROR_LEVELS: Readonly<Record<string, 'info' | 'warn'>> = {
+  ECONNRESET: 'info',
+  EPIPE: 'info',
+  ECONNABORTED: 'info',
+  ERR_SOCKSERVE_INCOMPLETE_READ: 'info',
+  ERR_SOCKSERVE_CONNECTION_CLOSED: 'info',
+  ERR_STREAM_PREMATURE_CLOSE: 'info',
+  ERR_SOCKSERVE_LIMIT_EXCEEDED: 'warn',
+  ERR_SOCKSERVE_TIMEOUT: 'warn',
+  ETIMEDOUT: 'warn',
+  EHOSTUNREACH: 'warn',
+  ENETUNREACH: 'warn',
+};
+
+/** The same for a datagram reply that could not be sent (`syscall: 'sendto'`). */
+const REPLY_ERROR_LEVELS: Readonly<Record<string, 'info' | 'warn'>> = {
+  ...PEER_ERROR_LEVELS,
+  // The peer is gone.
+  ENOENT: 'info',
+  ECONNREFUSED: 'info',
+  // The peer is unbound, or its queue stayed full.
+  EDESTADDRREQ: 'warn',
+  EAGAIN: 'warn',
+};
+
 type State = 'new' | 'open' | 'closing' | 'closed';
 
 /** `EventEmitter`, typed per event map by typed-emitter. */
@@ -970,8 +999,15 @@ export abstract class BaseServer<
   }
 
   /**
-   * Called with every error a request raises, before the request is closed. Default: log it with
-   * its stack at level `error`. Errors it throws are logged, never propagated.
+   * Called with every error a request raises, before the request is closed. Errors it throws are
+   * logged, never propagated. Default: log it, at a level that says whose fault it is:
+   *
+   * - `info`, with its `code` and no stack: the peer hung up (a reset, a broken pipe, the stream
+   *   ended mid-frame: `ECONNRESET`, `EPIPE`, `ECONNABORTED`, `ERR_SOCKSERVE_INCOMPLETE_READ`,
+   *   `ERR_SOCKSERVE_CONNECTION_CLOSED`, a datagram peer that is gone). Routine on any network.
+   * - `warn`, with its `code` and no stack: the peer misbehaved or stalled (a line over the
+   *   limit, a read timeout, `ETIMEDOUT`, a reply to an unbound or stalled datagram peer).
+   * - `error`, with its stack: anything else, which is a bug in the handler or the server.
    *
    * @example
    * ```ts
@@ -982,7 +1018,18 @@ export abstract class BaseServer<
    */
   handleError(_request: Request, clientAddress: Address, error: unknown): Awaitable<void> {
     const message = error instanceof Error ? error.message : String(error);
-    this.log.error({ err: error, client: formatAddress(clientAddress) }, `Request failed: ${message}`);
+    const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
+    const level =
+      typeof code !== 'string' ? undefined : syscall === 'sendto' ? REPLY_ERROR_LEVELS[code] : PEER_ERROR_LEVELS[code];
+    if (level === undefined) {
+      this.log.error({ err: error, client: formatAddress(clientAddress) }, `Request failed: ${message}`);
+      return;
+    }
+    const cause = (causeOf(error) as { code?: unknown } | undefined)?.code;
+    this.log[level](
+      { code, ...(typeof cause === 'string' ? { cause } : {}), client: formatAddress(clientAddress) },
+      `Request ended by the peer: ${message}`,
+    );
   }
 
   /**

@@ -344,6 +344,65 @@ describe('errors in handlers', () => {
     expect(record.client).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 
+  test("the default handleError logs the peer's hang-ups at info and its misbehaviour at warn, with the code and no stack", async () => {
+    const { logger, records } = memoryLogger();
+    class Framed extends StreamRequestHandler {
+      static override maxLineLength = 16;
+      static override timeout = 100;
+      override async handle(): Promise<void> {
+        const command = (await this.rfile.readline()).toString();
+        if (command === 'exact\n') await this.rfile.readExactly(10); // the peer ends after 3 bytes
+        else if (command === 'wait\n') await this.rfile.readline(); // the peer goes silent
+        else await this.rfile.readline(); // the next line is over the limit
+      }
+    }
+    await using server = new TCPServer(local, Framed, { logger });
+    await server.listen();
+    void server.serveForever();
+    await exchange(server, 'exact\nabc'); // ends mid-frame
+    await using clients = new Clients();
+    const silent = await clients.connect(server);
+    silent.write('wait\n');
+    await exchange(server, `long\n${'x'.repeat(40)}\n`);
+    const failures = (): Array<Record<string, unknown>> => records.filter((r) => String(r.msg).startsWith('Request'));
+    await until(() => failures().length === 3, 5_000);
+    const byCode = Object.fromEntries(failures().map((r) => [r.code, r]));
+    expect(byCode.ERR_SOCKSERVE_INCOMPLETE_READ).toMatchObject({ level: 30, msg: expect.stringContaining('ended by the peer') });
+    expect(byCode.ERR_SOCKSERVE_TIMEOUT).toMatchObject({ level: 40 });
+    expect(byCode.ERR_SOCKSERVE_LIMIT_EXCEEDED).toMatchObject({ level: 40 });
+    for (const record of failures()) {
+      expect(record.err).toBeUndefined(); // no stack for what the peer did
+      expect(record.client).toMatch(/^127\.0\.0\.1:\d+$/);
+    }
+  });
+
+  test('a peer that resets mid-request is logged at info with its code, without a stack', async () => {
+    const { logger, records } = memoryLogger();
+    const reading = gate();
+    class Slow extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        reading.open();
+        await this.rfile.readExactly(1_000);
+      }
+    }
+    await using server = new TCPServer(local, Slow, { logger });
+    await server.listen();
+    void server.serveForever();
+    const socket = await connect(server);
+    socket.write('partial');
+    await reading.promise;
+    socket.resetAndDestroy();
+    await until(() => records.some((r) => String(r.msg).startsWith('Request')), 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The reader sees the stream end mid-frame, or the reset itself, depending on timing.
+    for (const record of records.filter((r) => String(r.msg).startsWith('Request'))) {
+      expect(record.level).toBe(30);
+      expect(['ECONNRESET', 'ERR_SOCKSERVE_INCOMPLETE_READ']).toContain(record.code);
+      expect(record.err).toBeUndefined();
+    }
+    expect(records.some((r) => (r.level as number) >= 50)).toBe(false);
+  });
+
   test('a handleError that throws is logged, and serving goes on', async () => {
     const { logger, records } = memoryLogger();
     class Failing extends StreamRequestHandler {
