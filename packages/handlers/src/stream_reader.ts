@@ -15,6 +15,13 @@ import { kPipe, kReader, kReceived, kResume, kUnpipe, type ChunkConsumer } from 
 
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = Buffer.from('\n');
+
+/** A separator as bytes; throws for an empty one. */
+function separatorOf(separator: string | Uint8Array): Buffer {
+  const sep = typeof separator === 'string' ? Buffer.from(separator) : Buffer.from(separator.buffer, separator.byteOffset, separator.byteLength);
+  if (sep.length === 0) throw new InvalidArgumentError('Expected `separator` to be at least one byte long, got an empty separator');
+  return sep;
+}
 const MIN_GROWTH = 4096;
 
 /**
@@ -53,6 +60,25 @@ export interface StreamReaderOptions {
 export interface ReadLimitOptions {
   /** Maximum length in bytes, separator included. Default: the reader's `limit`. */
   limit?: number;
+}
+
+/**
+ * Options of `readline()` and `lines()`.
+ *
+ * @example
+ * ```ts
+ * // A final line without its newline is an error here, not a line.
+ * for await (const line of this.rfile.lines({ partial: 'reject' })) handle(line);
+ * ```
+ */
+export interface ReadLineOptions extends ReadLimitOptions {
+  /**
+   * What to do when the stream ends in the middle of a line (bytes after the last `\n`):
+   * `'return'` (the default, as Python does) returns them as a last line without `\n`;
+   * `'reject'` rejects with `IncompleteReadError`, whose `partial` holds them. A stream that
+   * ends right after a `\n` ends cleanly either way.
+   */
+  partial?: 'return' | 'reject';
 }
 
 /** One try at completing a read (`this` is the reader): the result, or undefined to wait. */
@@ -193,23 +219,81 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /**
    * Reads one line, `\n` included. At the end of the stream, returns what is left (without
-   * `\n`), then an empty Buffer, like Python's `readline()`. Rejects with `LimitExceededError`
-   * when the line is longer than `limit`; the buffered bytes stay unread.
+   * `\n`: that is how to tell a final unterminated line from a whole one; or pass
+   * `partial: 'reject'`), then an empty Buffer, like Python's `readline()`. Rejects with
+   * `LimitExceededError` when the line is longer than `limit`; the buffered bytes stay unread
+   * (`discardUntil('\n')` skips them).
+   *
+   * The line is a view into the received chunk, not a copy: keeping it keeps that whole chunk
+   * (up to 64 KiB) in memory. Copy what you store (`Buffer.from(line)`, or `line.toString()`).
    *
    * @example
    * ```ts
    * const line = await this.rfile.readline();
    * if (line.length === 0) return; // the peer closed
+   * if (line.at(-1) !== 0x0a) return; // the peer closed mid-line
    * ```
    */
-  readline(options?: ReadLimitOptions): Promise<Buffer> {
-    return this.#read(StreamReader.#line, this.#limitOf(options));
+  readline(options?: ReadLineOptions): Promise<Buffer> {
+    return this.#read(options?.partial === 'reject' ? StreamReader.#wholeLine : StreamReader.#line, this.#limitOf(options));
+  }
+
+  /**
+   * Discards input up to and including the next `separator` (default `'\n'`), however long,
+   * holding no more than one chunk meanwhile; resolves with the number of bytes discarded. At the
+   * end of the stream it discards the rest and resolves. This is how a line protocol skips a line
+   * that was over its limit and goes on with the next.
+   *
+   * @example
+   * ```ts
+   * for (;;) {
+   *   let line: Buffer;
+   *   try {
+   *     line = await this.rfile.readline({ limit: 1024 });
+   *   } catch (error) {
+   *     if (!(error instanceof LimitExceededError)) throw error;
+   *     await this.rfile.discardUntil('\n');
+   *     await this.wfile.write('ERR line too long\n');
+   *     continue;
+   *   }
+   *   if (line.length === 0) return;
+   *   await this.wfile.write(answer(line));
+   * }
+   * ```
+   */
+  discardUntil(separator: string | Uint8Array = NEWLINE): Promise<number> {
+    let sep: Buffer;
+    try {
+      sep = separatorOf(separator);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let discarded = 0;
+    return this.#read(function (this: StreamReader) {
+      const start = this.#start;
+      const end = this.#end;
+      const found = this.#buf.subarray(start, end).indexOf(sep);
+      if (found !== -1) {
+        this.#consume(start + found + sep.length);
+        return discarded + found + sep.length;
+      }
+      if (this.#error !== undefined) throw this.#error;
+      if (this.#eof) {
+        this.#consume(end);
+        return discarded + (end - start);
+      }
+      // Keep what may be the start of a separator split across chunks.
+      const cut = Math.max(start, end - (sep.length - 1));
+      this.#consume(cut);
+      discarded += cut - start;
+      return undefined;
+    }, 0);
   }
 
   /**
    * Reads up to and including `separator`. Rejects with `IncompleteReadError` (holding what was
    * read) when the stream ends first, and with `LimitExceededError` past `limit`, leaving the
-   * buffered bytes unread.
+   * buffered bytes unread. The result is a view into the received chunk (see `readline()`).
    *
    * @example
    * ```ts
@@ -218,15 +302,20 @@ export class StreamReader implements AsyncIterable<Buffer> {
    */
   readUntil(separator: string | Uint8Array, options?: ReadLimitOptions): Promise<Buffer> {
     const limit = this.#limitOf(options);
-    const sep = typeof separator === 'string' ? Buffer.from(separator) : Buffer.from(separator.buffer, separator.byteOffset, separator.byteLength);
-    if (sep.length === 0) return Promise.reject(new InvalidArgumentError('Expected `separator` to be at least one byte long, got an empty separator'));
+    let sep: Buffer;
+    try {
+      sep = separatorOf(separator);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#read(function (this: StreamReader) {
       return this.#takeUntil(sep, limit, true);
     }, 0);
   }
 
   /**
-   * Iterates over lines (each with its `\n`; the last may lack it) until the end of the stream.
+   * Iterates over lines (each with its `\n`; the last may lack it, unless `partial: 'reject'`)
+   * until the end of the stream. Each line is a view into the received chunk (see `readline()`).
    *
    * @example
    * ```ts
@@ -235,8 +324,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * }
    * ```
    */
-  lines(options?: ReadLimitOptions): AsyncIterableIterator<Buffer> {
-    return new StreamReader.#Iterator(this, StreamReader.#nextLine, this.#limitOf(options));
+  lines(options?: ReadLineOptions): AsyncIterableIterator<Buffer> {
+    const attempt = options?.partial === 'reject' ? StreamReader.#nextWholeLine : StreamReader.#nextLine;
+    return new StreamReader.#Iterator(this, attempt, this.#limitOf(options));
   }
 
   /**
@@ -258,7 +348,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /**
    * Reads exactly `n` bytes. Rejects with `IncompleteReadError` (holding the bytes that arrived)
-   * when the stream ends first.
+   * when the stream ends first. The result is a view into the received chunk when it fits in one
+   * (see `readline()`): copy what you keep.
    *
    * @example
    * ```ts
@@ -305,6 +396,18 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   static #nextLine(this: StreamReader, limit: number): IteratorResult<Buffer> | undefined {
     const line = this.#takeUntil(NEWLINE, limit, false);
+    if (line === undefined) return undefined;
+    return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
+  }
+
+  /** A line with its `\n`; EMPTY at a clean end; IncompleteReadError for a final partial line. */
+  static #wholeLine(this: StreamReader, limit: number): Buffer | undefined {
+    if (this.#eof && this.#end === this.#start && this.#error === undefined) return EMPTY;
+    return this.#takeUntil(NEWLINE, limit, true);
+  }
+
+  static #nextWholeLine(this: StreamReader, limit: number): IteratorResult<Buffer> | undefined {
+    const line = StreamReader.#wholeLine.call(this, limit);
     if (line === undefined) return undefined;
     return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
   }
@@ -482,12 +585,12 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const found = end - from >= sep.length ? this.#buf.indexOf(sep, from) : -1;
     if (found !== -1 && found + sep.length <= end) {
       const frameEnd = found + sep.length;
-      if (frameEnd - start > limit) throw new LimitExceededError(limit, strict ? 'frame' : 'line');
+      if (frameEnd - start > limit) throw new LimitExceededError(limit, sep === NEWLINE ? 'line' : 'frame');
       return this.#consume(frameEnd);
     }
     // Keep the last sep.length - 1 bytes for the next search: a separator may straddle chunks.
     this.#scanned = Math.max(start, end - sep.length + 1);
-    if (end - start >= limit) throw new LimitExceededError(limit, strict ? 'frame' : 'line');
+    if (end - start >= limit) throw new LimitExceededError(limit, sep === NEWLINE ? 'line' : 'frame');
     if (this.#error !== undefined) throw this.#error;
     if (!this.#eof) return undefined;
     if (strict) throw new IncompleteReadError(this.#consume(end), null);

@@ -292,3 +292,71 @@ describe('StreamReader on a socket', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 });
+
+describe('StreamReader: recovering from over-long lines, and telling a final partial line', () => {
+  test('discardUntil() skips an over-long line however it is chunked, then reading goes on', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(), { maxLength: 8 }), async (points) => {
+        const data = Buffer.from(`short\n${'x'.repeat(300)}\r\nnext\n`);
+        const { reader } = feed(cut(data, points), { async: true, limit: 64 });
+        expect((await reader.readline()).toString()).toBe('short\n');
+        await expect(reader.readline()).rejects.toBeInstanceOf(LimitExceededError);
+        expect(await reader.discardUntil('\r\n')).toBe(302);
+        expect((await reader.readline()).toString()).toBe('next\n');
+        expect((await reader.readline()).length).toBe(0);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  test('discardUntil() keeps nothing of what it skips: 4 MiB pass through, a chunk at a time', async () => {
+    const source = new PassThrough();
+    const reader = new StreamReader(source);
+    const discarding = reader.discardUntil('\r\n');
+    for (let i = 0; i < 64; i++) {
+      source.write(Buffer.alloc(64 * 1024, 'y'));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(reader.buffered).toBeLessThanOrEqual(1); // at most a separator's first byte
+    }
+    source.end('\r\nafter\n');
+    expect(await discarding).toBe(4 * 1024 * 1024 + 2);
+    expect((await reader.readline()).toString()).toBe('after\n');
+  });
+
+  test('discardUntil() at the end of the stream discards the rest and resolves with its length', async () => {
+    const { reader } = feed(['no separator here']);
+    expect(await reader.discardUntil('\n')).toBe(17);
+    expect(reader.atEof).toBe(true);
+    await expect(reader.discardUntil('')).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  test("readline({ partial: 'reject' }) rejects a final line without its newline, and ends cleanly after one", async () => {
+    const cut = feed(['whole\nhalf'], { async: true });
+    expect((await cut.reader.readline({ partial: 'reject' })).toString()).toBe('whole\n');
+    const error = await cut.reader.readline({ partial: 'reject' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IncompleteReadError);
+    expect((error as IncompleteReadError).partial.toString()).toBe('half');
+    const clean = feed(['whole\n']);
+    expect((await clean.reader.readline({ partial: 'reject' })).toString()).toBe('whole\n');
+    expect((await clean.reader.readline({ partial: 'reject' })).length).toBe(0);
+    // The default returns the partial line, which has no newline: that is how to tell.
+    const plain = feed(['whole\nhalf']);
+    expect((await plain.reader.readline()).at(-1)).toBe(0x0a);
+    expect((await plain.reader.readline()).toString()).toBe('half');
+  });
+
+  test("lines({ partial: 'reject' }) throws at a final partial line, and ends quietly after a whole one", async () => {
+    const seen: string[] = [];
+    const cut = feed(['a\nb\nc'], { async: true });
+    await expect(
+      (async () => {
+        for await (const line of cut.reader.lines({ partial: 'reject' })) seen.push(line.toString());
+      })(),
+    ).rejects.toMatchObject({ code: 'ERR_SOCKSERVE_INCOMPLETE_READ' });
+    expect(seen).toEqual(['a\n', 'b\n']);
+    const clean = feed(['a\nb\n']);
+    const all: string[] = [];
+    for await (const line of clean.reader.lines({ partial: 'reject' })) all.push(line.toString());
+    expect(all).toEqual(['a\n', 'b\n']);
+  });
+});
