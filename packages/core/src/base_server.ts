@@ -612,6 +612,14 @@ export abstract class BaseServer<
     return Promise.resolve();
   }
 
+  /**
+   * Called once a request is over: shut down (or destroyed, when aborted) and forgotten, whether
+   * it was handled, refused or failed; not for requests destroyed before dispatch (those get
+   * `_destroyRequest()` only). Transports that must know when a request ends override it.
+   * Default: nothing.
+   */
+  protected _requestClosed(_request: Request): void {}
+
   /** Transports call this for every accepted request. */
   protected _accept(request: Request, clientAddress: Address): void {
     if (this.#state === 'closing' || this.#state === 'closed') {
@@ -1185,6 +1193,7 @@ export abstract class BaseServer<
   #forget(record: InFlight<Request, Address>): Promise<void> | undefined {
     this.#inFlight.delete(record.request);
     record.finish();
+    this._requestClosed(record.request);
     let actions: Awaitable<void>;
     try {
       actions = this.serviceActions();

@@ -1,7 +1,7 @@
 /**
  * `sockserve`: async/await socket servers for Node.js, the stream-first successor of Python's
- * `socketserver`. Re-exports `@sockserve/core`, `@sockserve/handlers`, `@sockserve/transports` and
- * `@sockserve/worker-pool`.
+ * `socketserver`. Re-exports `@sockserve/core`, `@sockserve/handlers`, `@sockserve/transports`,
+ * `@sockserve/worker-pool` and `@sockserve/testing`.
  *
  * @example
  * ```ts
@@ -23,3 +23,4 @@ export * from '@sockserve/core';
 export * from '@sockserve/handlers';
 export * from '@sockserve/transports';
 export * from '@sockserve/worker-pool';
+export * from '@sockserve/testing';

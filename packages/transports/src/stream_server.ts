@@ -160,10 +160,17 @@ export abstract class StreamServer<
     socket.destroy();
   }
 
-  readonly #onConnection = (socket: net.Socket): void => {
+  /**
+   * Takes a new connection: watches it for errors, then hands it to the server. The listener
+   * calls it for each accepted connection; a transport that makes connections otherwise (in
+   * memory, say) calls it too.
+   */
+  protected _connection(socket: net.Socket, clientAddress: Address): void {
     socket.on('error', this.#onSocketError);
-    this._accept(socket, this._clientAddress(socket));
-  };
+    this._accept(socket, clientAddress);
+  }
+
+  readonly #onConnection = (socket: net.Socket): void => this._connection(socket, this._clientAddress(socket));
 
   /** One listener for every connection (the socket is `this`), not a closure per connection. */
   readonly #onSocketError = ((server: StreamServer<Address, ServerAddress>) =>
