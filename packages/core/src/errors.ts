@@ -6,6 +6,8 @@
  * @module
  */
 
+import { describeAddress } from './address.js';
+
 const kBrand = Symbol.for('sockserve.error');
 
 /**
@@ -322,16 +324,13 @@ export class SocketError extends SockserveError {
   readonly address: string | undefined;
 
   constructor(code: string, syscall: string, address?: string, options?: ErrorOptions) {
-    super(`${syscall}${address === undefined ? '' : ` ${formatPath(address)}`} failed: ${code}${SOCKET_HINTS[code] ? `; ${SOCKET_HINTS[code]}` : ''}`, code, options);
+    super(`${syscall}${address === undefined ? '' : ` ${describeAddress(address)}`} failed: ${code}${SOCKET_HINTS[code] ? `; ${SOCKET_HINTS[code]}` : ''}`, code, options);
     this.name = 'SocketError';
     this.syscall = syscall;
     this.address = address;
   }
 }
 
-function formatPath(address: string): string {
-  return address.startsWith('\0') ? `@${address.slice(1)} (abstract)` : address;
-}
 
 const SOCKET_HINTS: Record<string, string> = {
   ENOENT: 'no socket exists at that path (the peer is gone or never bound)',

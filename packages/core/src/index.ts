@@ -8,23 +8,11 @@
  *
  * @module
  */
-export {
-  BaseServer,
-  formatAddress,
-  inetAddress,
-  kRequestContext,
-  runHandler,
-  settleWithin,
-  type BaseServerOptions,
-  type CloseReport,
-  type DropInfo,
-  type RequestContext,
-  type RequestContextProvider,
-  type ServerCloseOptions,
-  type ServerEvents,
-  type ServeUntilSignalOptions,
-  type SignalCloseReport,
-} from './base_server.js';
+export { settleWithin } from './_promises.js';
+export { describeAddress, formatAddress, inetAddress } from './address.js';
+export { BaseServer, type BaseServerOptions } from './base_server.js';
+export { kRequestContext, type RequestContext, type RequestContextProvider } from './request_context.js';
+export { runHandler } from './run_handler.js';
 export {
   AddonUnavailableError,
   ConnectionClosedError,
@@ -61,6 +49,12 @@ export {
 export type {
   Awaitable,
   ClientAddress,
+  CloseReport,
+  DropInfo,
+  ServerCloseOptions,
+  ServerEvents,
+  ServeUntilSignalOptions,
+  SignalCloseReport,
   HandlerServer,
   InetAddress,
   RequestHandler,

@@ -3,8 +3,7 @@
  *
  * @module
  */
-import type { CloseReport, DropInfo, ServerCloseOptions } from './base_server.js';
-import type { Awaitable, HandlerServer } from './types.js';
+import type { Awaitable, CloseReport, DropInfo, HandlerServer, ServerCloseOptions } from './types.js';
 
 /**
  * One request handed to a strategy. The server builds it; the strategy decides where and when it

@@ -114,3 +114,111 @@ export type RequestHandlerClass<Request, Address> = new (
  * ```
  */
 export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What `serverClose()` reports about the requests that were in flight when it was called.
+ *
+ * @example
+ * ```ts
+ * const { completed, aborted } = await server.serverClose({ timeout: 5_000 });
+ * if (aborted > 0) console.warn(`${aborted} requests were cut off`);
+ * ```
+ */
+export interface CloseReport {
+  /** Requests that finished on their own before the deadline. */
+  readonly completed: number;
+  /** Requests that were still running at the deadline and were aborted. */
+  readonly aborted: number;
+}
+
+/**
+ * Options of `serverClose()`.
+ *
+ * @example
+ * ```ts
+ * await server.serverClose({ timeout: 10_000 });
+ * ```
+ */
+export interface ServerCloseOptions {
+  /** ms to wait for in-flight requests before aborting them. Default: wait for all of them. */
+  timeout?: number;
+}
+
+/**
+ * Options of `serveUntilSignal()`.
+ *
+ * @example
+ * ```ts
+ * await server.serveUntilSignal({ signals: ['SIGTERM'], timeout: 20_000 });
+ * ```
+ */
+export interface ServeUntilSignalOptions {
+  /** The signals that stop the server. Default: `['SIGINT', 'SIGTERM']`. */
+  signals?: readonly NodeJS.Signals[];
+  /**
+   * ms that requests in flight get to finish after the signal; the rest are then aborted.
+   * Default: 5000 (well inside the 10 s that `docker stop` waits before it kills).
+   */
+  timeout?: number;
+}
+
+/**
+ * What `serveUntilSignal()` resolves with: the close report, and the signal that stopped the
+ * server (`null` when `shutdown()` or `serverClose()` stopped it).
+ *
+ * @example
+ * ```ts
+ * const { signal, completed, aborted } = await server.serveUntilSignal();
+ * console.log(`stopped by ${signal}: ${completed} completed, ${aborted} aborted`);
+ * ```
+ */
+export interface SignalCloseReport extends CloseReport {
+  /** The signal that stopped the server, or `null`. */
+  readonly signal: NodeJS.Signals | null;
+}
+
+/**
+ * Events every server emits.
+ *
+ * @example
+ * ```ts
+ * server.on('request', (client) => console.log('request from', client));
+ * server.on('close', ({ completed, aborted }) => console.log({ completed, aborted }));
+ * ```
+ */
+export type ServerEvents<Address> = {
+  /** The server is bound and listening. */
+  listening: () => void;
+  /** A request was accepted and is about to be verified and dispatched. */
+  request: (clientAddress: Address) => void;
+  /** A request failed; the error is also passed to `handleError()`. */
+  requestError: (error: unknown, clientAddress: Address) => void;
+  /** `shutdown()` stopped `serveForever()`. */
+  shutdown: () => void;
+  /** `serverClose()` finished. */
+  close: (report: CloseReport) => void;
+  /** The listener failed after it was listening (accept errors). Logged when nobody listens. */
+  error: (error: Error) => void;
+  /** A request was dropped before any handler saw it (also logged as a warning). */
+  dropped: (info: DropInfo<Address>) => void;
+};
+
+/**
+ * Why and what a server dropped without handling it.
+ *
+ * @example
+ * ```ts
+ * server.on('dropped', ({ reason, size, clientAddress }) => metrics.increment(`dropped.${reason}`));
+ * ```
+ */
+export interface DropInfo<Address> {
+  /**
+   * `'too-large'`: a datagram above the server's maximum size; `'truncated'`: a datagram that did
+   * not fit the receive buffer; `'backlog'`: more requests waiting than `maxPendingRequests`.
+   */
+  readonly reason: 'too-large' | 'truncated' | 'backlog';
+  /** The sender, when known. */
+  readonly clientAddress: Address | null;
+  /** The size in bytes of what was dropped (0 for connections). */
+  readonly size: number;
+}

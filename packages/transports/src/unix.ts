@@ -4,7 +4,7 @@
  * @module
  */
 import net from 'node:net';
-import { InvalidArgumentError, type RequestHandlerClass, type UnixAddress } from '@sockserve/core';
+import { InvalidArgumentError, describeAddress, type RequestHandlerClass, type UnixAddress } from '@sockserve/core';
 import { checkSocketPath, claimPath, clearStalePath, isAbstract, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
 import { StreamServer, type StreamServerOptions } from './stream_server.js';
 
@@ -80,7 +80,7 @@ export class UnixStreamServer extends StreamServer<UnixAddress, string> {
   }
 
   protected override _describeAddress(): string {
-    return this.abstract ? `@${this.path.slice(1)} (abstract)` : this.path;
+    return describeAddress(this.path);
   }
 
   protected override async _beforeBind(): Promise<void> {

@@ -8,6 +8,7 @@ import {
   InvalidArgumentError,
   InvalidStateError,
   SocketError,
+  describeAddress,
   toListenError,
   type RequestHandlerClass,
   type SharedDatagramSocket,
@@ -16,7 +17,7 @@ import {
 // Types of the optional addon package stay out of this module's declarations (see
 // UnixDatagramServerSocket), so TCP-only programs compile without it installed.
 import type { UnixDatagramSocket } from '@sockserve/unix-dgram';
-import { checkSocketPath, claimPath, clearStalePath, isAbstract, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
+import { checkSocketPath, claimPath, clearStalePath, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
 import { DatagramServer, type DatagramRequest, type DatagramServerOptions } from './datagram_server.js';
 
 /**
@@ -146,7 +147,7 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
   }
 
   protected override async _bind(): Promise<void> {
-    const described = isAbstract(this.path) ? `@${this.path.slice(1)} (abstract)` : this.path;
+    const described = describeAddress(this.path);
     checkSocketPath(this.path);
     const { UnixDatagramSocket, probe } = await loadUnixDgram();
     const { bufferSize, sendTimeout, mode } = this.#options;
