@@ -9,6 +9,7 @@ export default defineConfig({
     // Tests run against the TypeScript sources, one copy of each package.
     alias: [
       { find: /^@sockserve\/transports\/(tcp|udp|unix)$/, replacement: `${root}packages/transports/src/$1.ts` },
+      { find: /^@sockserve\/core\/internal$/, replacement: `${root}packages/core/src/internal.ts` },
       { find: /^@sockserve\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
       { find: /^sockserve$/, replacement: `${root}packages/sockserve/src/index.ts` },
     ],

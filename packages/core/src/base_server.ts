@@ -46,7 +46,7 @@ import { refuseWhileLoadingHandlerModule } from './pool_worker.js';
 import { RequestPath, RequestRecord } from './_request_path.js';
 import { kRequestContext, type RequestContext, type RequestContextProvider } from './request_context.js';
 import { runHandler } from './run_handler.js';
-import { kRemoteRequests, type ConcurrencyStrategy, type RemoteRequests } from './strategy.js';
+import type { ConcurrencyStrategy, RemoteRequests, ServerHook, SharedDatagramSocket, StrategyHost } from './strategy.js';
 import type {
   Awaitable,
   ClientAddress,
@@ -228,6 +228,19 @@ export abstract class BaseServer<
    */
   protected _requestClosed(_request: Request): void {}
 
+  /** Stream transports: ms a connection may linger after its request, for strategies. Default: `undefined`. */
+  protected get _lingerTimeout(): number | undefined {
+    return undefined;
+  }
+
+  /**
+   * Datagram transports: lends the bound socket to a strategy that reads it in other processes.
+   * Default: `undefined` (nothing to share).
+   */
+  protected _shareSocket(): SharedDatagramSocket | undefined {
+    return undefined;
+  }
+
   /** Transports call this for every accepted request. */
   protected _accept(request: Request, clientAddress: Address): void {
     if (this.#state === 'closing' || this.#state === 'closed') {
@@ -322,7 +335,7 @@ export abstract class BaseServer<
   async #listen(): Promise<void> {
     try {
       await this._bind();
-      await this.concurrency.open?.(this);
+      await this.concurrency.open?.(this.#strategyHost());
     } catch (error) {
       this.#listening = undefined;
       await this._unbind().catch(() => {});
@@ -672,11 +685,29 @@ export abstract class BaseServer<
   closeRequest(_request: Request): Awaitable<void> {}
 
   // ---------------------------------------------------------------------------------------------
-  // Request path
+  // What strategies and handlers get
 
-  /** @internal For strategies that receive and handle requests in other processes. */
-  get [kRemoteRequests](): RemoteRequests {
-    return (this.#remote ??= {
+  /** What the strategy sees of this server (see StrategyHost): one object, made at listen(). */
+  #strategyHost(): StrategyHost {
+    const server = this;
+    const base = BaseServer.prototype as unknown as Record<ServerHook, unknown>;
+    return {
+      get serverAddress() {
+        return server.serverAddress;
+      },
+      log: this.log,
+      shutdown: () => this.shutdown(),
+      RequestHandlerClass: this.RequestHandlerClass,
+      overrides: (hook) => (this as unknown as Record<ServerHook, unknown>)[hook] !== base[hook],
+      lingerTimeout: this._lingerTimeout,
+      shareSocket: () => this._shareSocket(),
+      remote: this.#remoteRequests(),
+    };
+  }
+
+  /** How requests handled in other processes reach this server's events and handleError(). */
+  #remoteRequests(): RemoteRequests {
+    return {
       watchRequestListeners: (callback) => {
         const check = (event: string | symbol): void => {
           if (event === 'request') queueMicrotask(() => callback(this.listenerCount('request') > 0));
@@ -690,10 +721,8 @@ export abstract class BaseServer<
       },
       failed: (request, clientAddress, error) => this._lateRequestError(request as Request, clientAddress as Address, error),
       dropped: (info, message) => this._dropped(info as DropInfo<Address>, message),
-    });
+    };
   }
-
-  #remote: RemoteRequests | undefined;
 
   /** @internal */
   [kRequestContext](request: unknown): RequestContext | undefined {

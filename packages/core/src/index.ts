@@ -8,11 +8,9 @@
  *
  * @module
  */
-export { settleWithin } from './_promises.js';
 export { describeAddress, formatAddress, inetAddress } from './address.js';
 export { BaseServer, type BaseServerOptions } from './base_server.js';
-export { kRequestContext, type RequestContext, type RequestContextProvider } from './request_context.js';
-export { runHandler } from './run_handler.js';
+export type { RequestContext } from './request_context.js';
 export {
   AddonUnavailableError,
   ConnectionClosedError,
@@ -34,17 +32,14 @@ export {
 } from './errors.js';
 export { EventLoopStrategy, type EventLoopStrategyOptions } from './event_loop_strategy.js';
 export { createLogger, type LoggerOption } from './logger.js';
-export { kDatagramReply, type DatagramReply } from './datagram_reply.js';
-export { markPoolWorker, poolWorker, refuseWhileLoadingHandlerModule, type PoolWorkerMark } from './pool_worker.js';
 export { SequentialStrategy } from './sequential_strategy.js';
-export {
-  kRemoteRequests,
-  kShareSocket,
-  type ConcurrencyStrategy,
-  type RemoteRequests,
-  type RequestJob,
-  type SharedDatagramSocket,
-  type StrategyHost,
+export type {
+  ConcurrencyStrategy,
+  RemoteRequests,
+  RequestJob,
+  ServerHook,
+  SharedDatagramSocket,
+  StrategyHost,
 } from './strategy.js';
 export type {
   Awaitable,

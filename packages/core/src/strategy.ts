@@ -37,42 +37,41 @@ export interface RequestJob<Request = unknown, Address = unknown> {
 }
 
 /**
- * The server a strategy is attached to, as the strategy sees it.
+ * The hooks of a server that a strategy may need to know are overridden (a strategy that runs
+ * requests in other processes cannot run some of them).
  *
  * @example
  * ```ts
- * open(server: StrategyHost) { server.log.debug({ handler: server.RequestHandlerClass.name }, 'strategy ready'); }
+ * if (host.overrides('verifyRequest')) throw new Error('cannot verify requests read elsewhere');
+ * ```
+ */
+export type ServerHook = 'verifyRequest' | 'processRequest' | 'finishRequest' | 'handleError' | 'shutdownRequest' | 'closeRequest';
+
+/**
+ * What a strategy may see of, and do to, the server it serves: one object, handed to `open()`.
+ *
+ * @example
+ * ```ts
+ * open(host: StrategyHost) {
+ *   host.log.debug({ handler: host.RequestHandlerClass.name, linger: host.lingerTimeout }, 'strategy ready');
+ * }
  * ```
  */
 export interface StrategyHost extends HandlerServer {
   /** The handler class the server was created with. */
   readonly RequestHandlerClass: abstract new (...args: never[]) => unknown;
-  /** Lends a datagram server's socket to a strategy that reads it in other processes. */
-  readonly [kShareSocket]?: () => SharedDatagramSocket;
-  /** Lets a strategy report requests it received and handled in other processes. */
-  readonly [kRemoteRequests]?: RemoteRequests;
+  /** Whether the server's class overrides `hook` (replaces `BaseServer`'s own). */
+  overrides(hook: ServerHook): boolean;
+  /** ms a stream connection may linger after its request (`lingerTimeout`); `undefined` for datagram servers. */
+  readonly lingerTimeout: number | undefined;
+  /**
+   * Lends a datagram server's bound socket to a strategy that reads it in other processes;
+   * `undefined` for stream servers. Call it after the server is bound (in `open()`).
+   */
+  shareSocket(): SharedDatagramSocket | undefined;
+  /** Reports requests that other processes received, handled or dropped. */
+  readonly remote: RemoteRequests;
 }
-
-/**
- * The key of {@link StrategyHost}'s socket-sharing method, which datagram servers implement.
- *
- * @example
- * ```ts
- * const share = server[kShareSocket]?.();
- * if (share?.kind === 'unix') console.log('descriptor', share.fd);
- * ```
- */
-export const kShareSocket: unique symbol = Symbol.for('sockserve.shareSocket') as never;
-
-/**
- * The key of {@link StrategyHost}'s {@link RemoteRequests}, which every `BaseServer` has.
- *
- * @example
- * ```ts
- * server[kRemoteRequests]?.seen([{ host: '127.0.0.1', port: 5353, family: 'IPv4' }]);
- * ```
- */
-export const kRemoteRequests: unique symbol = Symbol.for('sockserve.remoteRequests') as never;
 
 /**
  * A datagram server's bound socket, lent to a strategy whose workers read it themselves
@@ -81,8 +80,8 @@ export const kRemoteRequests: unique symbol = Symbol.for('sockserve.remoteReques
  *
  * @example
  * ```ts
- * const share = server[kShareSocket]!();
- * child.send({ t: 'share' }, share.socket as dgram.Socket, () => void share.release());
+ * const share = host.shareSocket();
+ * if (share?.kind === 'udp') child.send({ t: 'share' }, share.socket as dgram.Socket, () => void share.release());
  * ```
  */
 export interface SharedDatagramSocket {
@@ -114,7 +113,7 @@ export interface SharedDatagramSocket {
  *
  * @example
  * ```ts
- * host[kRemoteRequests]?.watchRequestListeners((wanted) => broadcast({ t: 'events', wanted }));
+ * host.remote.watchRequestListeners((wanted) => broadcast({ t: 'events', wanted }));
  * ```
  */
 export interface RemoteRequests {

@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { runHandler, StreamRequestHandler, TCPServer, type RequestHandler } from 'sockserve';
+import { StreamRequestHandler, TCPServer, type RequestHandler } from 'sockserve';
+import { runHandler } from '@sockserve/core/internal';
 import { exchange } from '../../../test/helpers/net.js';
 
 const local = { host: '127.0.0.1', port: 0 };

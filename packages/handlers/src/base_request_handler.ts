@@ -3,15 +3,8 @@
  *
  * @module
  */
-import {
-  kRequestContext,
-  type Awaitable,
-  type ClientAddress,
-  type HandlerServer,
-  type RequestContext,
-  type RequestContextProvider,
-  type RequestHandler,
-} from '@sockserve/core';
+import type { Awaitable, ClientAddress, HandlerServer, RequestContext, RequestHandler } from '@sockserve/core';
+import { kRequestContext, type RequestContextProvider } from '@sockserve/core/internal';
 import type { Logger } from 'pino';
 
 /**

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { kDatagramReply, type ClientAddress, type HandlerServer } from '@sockserve/core';
+import type { ClientAddress, HandlerServer } from '@sockserve/core';
+import { kDatagramReply } from '@sockserve/core/internal';
 import { BaseRequestHandler } from './base_request_handler.js';
 import { DatagramWriter } from './datagram_writer.js';
 import { StreamReader } from './stream_reader.js';

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { DatagramReply } from '@sockserve/core';
+import type { DatagramReply } from '@sockserve/core/internal';
 
 /**
  * The `wfile` of a datagram handler: writes are collected and sent as one datagram to the client

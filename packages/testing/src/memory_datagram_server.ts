@@ -131,7 +131,7 @@ export class MemoryDatagramServer<Address extends ClientAddress = InetAddress> e
     request[1].finish();
   }
 
-  protected override _share(): SharedDatagramSocket {
+  protected override _shareSocket(): SharedDatagramSocket {
     throw new InvalidStateError('A MemoryDatagramServer has no socket to share: use it with EventLoopStrategy or SequentialStrategy');
   }
 }

@@ -6,16 +6,14 @@
 import {
   BaseServer,
   InvalidArgumentError,
-  kDatagramReply,
-  kShareSocket,
   type Awaitable,
   type BaseServerOptions,
   type ClientAddress,
-  type DatagramReply,
   type InetAddress,
   type RequestHandlerClass,
   type SharedDatagramSocket,
 } from '@sockserve/core';
+import { kDatagramReply, type DatagramReply } from '@sockserve/core/internal';
 
 /**
  * Options of every datagram server.
@@ -82,12 +80,7 @@ export abstract class DatagramServer<
   }
 
   /** Lends the bound socket to a strategy that reads it in other processes. */
-  protected abstract _share(): SharedDatagramSocket;
-
-  /** @internal */
-  [kShareSocket](): SharedDatagramSocket {
-    return this._share();
-  }
+  protected abstract override _shareSocket(): SharedDatagramSocket;
 
   /**
    * Sends one datagram from `socket` to `address`: a promise that settles with the outcome, or

@@ -78,6 +78,10 @@ export abstract class StreamServer<
     this.lingerTimeout = lingerTimeout;
   }
 
+  protected override get _lingerTimeout(): number {
+    return this.lingerTimeout;
+  }
+
   /** The bound `net.Server`, or `undefined` before `listen()` and after close. */
   protected get _listener(): net.Server | undefined {
     return this.#server;

@@ -138,7 +138,7 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
     return socket;
   }
 
-  protected override _share(): SharedDatagramSocket {
+  protected override _shareSocket(): SharedDatagramSocket {
     const socket = this.#socket;
     const bound = this.#bound;
     if (socket === undefined || bound === undefined) throw new InvalidStateError('Only a listening UDPServer can share its socket');

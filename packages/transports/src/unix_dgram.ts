@@ -172,7 +172,7 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
     this.#socket = socket;
   }
 
-  protected override _share(): SharedDatagramSocket {
+  protected override _shareSocket(): SharedDatagramSocket {
     const socket = this.#socket;
     if (socket === undefined) throw new InvalidStateError('Only a listening UnixDatagramServer can share its socket');
     const { bufferSize, sendTimeout } = this.#options;

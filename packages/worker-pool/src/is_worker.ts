@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { poolWorker } from '@sockserve/core';
+import { poolWorker } from '@sockserve/core/internal';
 import { CONFIG_ENV } from './_protocol.js';
 
 /**

@@ -7,21 +7,8 @@
 import type dgram from 'node:dgram';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
-import {
-  RequestAbortedError,
-  SocketError,
-  formatAddress,
-  inetAddress,
-  markPoolWorker,
-  runHandler,
-  settleWithin,
-  kDatagramReply,
-  kRequestContext,
-  type DatagramReply,
-  type InetAddress,
-  type RequestHandler,
-  type UnixAddress,
-} from '@sockserve/core';
+import { RequestAbortedError, SocketError, formatAddress, inetAddress, type InetAddress, type RequestHandler, type UnixAddress } from '@sockserve/core';
+import { kDatagramReply, kRequestContext, markPoolWorker, runHandler, settleWithin, type DatagramReply } from '@sockserve/core/internal';
 import { discardUntilClosed, endSocket } from '@sockserve/transports';
 import { pino, type Logger } from 'pino';
 import { ABORT_GRACE_MS, CONFIG_ENV, toWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';

@@ -9,27 +9,21 @@ import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
-  BaseServer,
   ErrorCodes,
   InvalidArgumentError,
   ServerInWorkerError,
   WorkerCrashedError,
   WorkerStartError,
   inetAddress,
-  kDatagramReply,
-  kRemoteRequests,
-  kShareSocket,
-  poolWorker,
-  refuseWhileLoadingHandlerModule,
   type CloseReport,
   type ConcurrencyStrategy,
-  type DatagramReply,
   type RequestJob,
   type RemoteRequests,
   type ServerCloseOptions,
   type SharedDatagramSocket,
   type StrategyHost,
 } from '@sockserve/core';
+import { kDatagramReply, poolWorker, refuseWhileLoadingHandlerModule, type DatagramReply } from '@sockserve/core/internal';
 import type { Logger } from 'pino';
 import {
   ABORT_GRACE_MS,
@@ -235,17 +229,16 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     }
     this.#server = server;
     this.#log = server.log;
-    const share = server[kShareSocket];
-    if (this.#datagrams === 'shared' && share !== undefined) {
-      const verify = (server as unknown as { verifyRequest?: unknown }).verifyRequest;
-      if (verify !== BaseServer.prototype.verifyRequest) {
+    const share = this.#datagrams === 'shared' ? server.shareSocket() : undefined;
+    if (share !== undefined) {
+      if (server.overrides('verifyRequest')) {
         throw new InvalidArgumentError(
           "The server overrides verifyRequest(), which cannot run when workers read datagrams themselves: use WorkerPoolStrategy({ datagrams: 'relay' }), or check requests in the handler",
         );
       }
-      this.#share = share.call(server);
-      this.#remote = server[kRemoteRequests];
-      this.#remote?.watchRequestListeners((wanted) => {
+      this.#share = share;
+      this.#remote = server.remote;
+      this.#remote.watchRequestListeners((wanted) => {
         if (wanted === this.#requestEvents) return;
         this.#requestEvents = wanted;
         for (const worker of this.#pool) this.#send(worker, { t: 'events', wanted });
@@ -348,7 +341,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       exportName,
       serverAddress: server.serverAddress,
       level: server.log.level,
-      lingerTimeout: (server as { lingerTimeout?: number }).lingerTimeout ?? 2_000,
+      lingerTimeout: server.lingerTimeout ?? 2_000,
     };
     const share = this.#share;
     if (share !== undefined) {
