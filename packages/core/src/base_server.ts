@@ -259,6 +259,16 @@ export abstract class BaseServer<
     }
   }
 
+  /**
+   * Aborts one request in flight, as `serverClose()` does past its deadline: its `signal` fires,
+   * it is destroyed, and what it raises is not reported. For transports whose requests another
+   * process may give up on (a pool worker's server).
+   */
+  protected _abortRequest(request: Request): void {
+    const record = this.#path.inFlight.get(request);
+    if (record !== undefined) this.#path.abort(record);
+  }
+
   /** Transports call this for a request they drop unhandled: logs a warning and emits 'dropped'. */
   protected _dropped(info: DropInfo<Address>, message: string): void {
     this.log.warn(

@@ -1,6 +1,7 @@
 /**
  * The messages between a worker pool and its workers, over the IPC channel (structured clone,
- * so Buffers travel as bytes).
+ * so Buffers travel as bytes). Each has a `type`; requests are known by the `id` the parent gave
+ * them. See the sequence diagram in docs/concurrency.md.
  *
  * @module
  */
@@ -10,6 +11,8 @@ export interface WorkerConfig {
   id: number;
   module: string;
   exportName: string;
+  /** The parent server's kind: connections or datagrams. */
+  kind: 'stream' | 'datagram';
   serverAddress: unknown;
   level: string;
   lingerTimeout: number;
@@ -20,7 +23,7 @@ export interface WorkerConfig {
 /** How a worker reads a shared datagram socket. */
 export interface SharedDatagrams {
   kind: 'udp' | 'unix';
-  /** Unix: the inherited descriptor. UDP: the socket arrives later as a handle (`share`). */
+  /** Unix: the inherited descriptor. UDP: the socket arrives later as a handle (`share-socket`). */
   fd?: number;
   maxDatagramSize: number;
   bufferSize?: number;
@@ -40,45 +43,53 @@ export interface WireError {
   code?: string;
 }
 
+/** Messages from the parent to a worker. */
 export type ToWorker =
-  /** Sent with the connection's raw handle (not a `net.Socket`: see the pool's schedule()). */
-  | { t: 'stream'; rid: number; clientAddress: unknown }
-  /** `own`: reply through the worker's shared socket rather than returning the reply. */
-  | { t: 'datagram'; rid: number; clientAddress: unknown; packet: Uint8Array; own?: boolean }
-  | { t: 'abort'; rid: number }
+  /** Handle this connection (sent with its raw handle). */
+  | { type: 'handle-connection'; id: number; clientAddress: unknown }
+  /** Handle this datagram; `replyHere`: reply through the worker's shared socket, not back to the parent. */
+  | { type: 'handle-datagram'; id: number; clientAddress: unknown; packet: Uint8Array; replyHere?: boolean }
+  /** The server gave up on request `id` (its close deadline passed): abort it. */
+  | { type: 'abort'; id: number }
+  /** The parent's handleError() has run for request `id`: the worker may close it. */
+  | { type: 'error-reported'; id: number }
   /** Sent with the UDP socket as its handle: read it from now on. */
-  | { t: 'share' }
+  | { type: 'share-socket' }
   /** Send the shared UDP socket back (for a worker started later). */
-  | { t: 'lend'; id: number }
+  | { type: 'lend-socket'; loan: number }
   /** A datagram the parent read from a socket it held for a moment: handle it as your own. */
-  | { t: 'packet'; clientAddress: unknown; packet: Uint8Array }
-  | { t: 'events'; wanted: boolean }
-  /** The parent's handleError() has run for request `rid`: the worker may close its connection. */
-  | { t: 'reported'; rid: number }
-  | { t: 'stop'; timeout?: number };
+  | { type: 'forward-datagram'; clientAddress: unknown; packet: Uint8Array }
+  /** Whether the parent wants `requests-seen` reports. */
+  | { type: 'request-events'; wanted: boolean }
+  /** Stop: requests the worker read itself get until `timeout`, then are aborted. */
+  | { type: 'stop'; timeout?: number };
 
+/** Messages from a worker to the parent. */
 export type FromWorker =
-  | { t: 'ready' }
-  | { t: 'fail'; error: WireError }
-  | { t: 'done'; rid: number; error?: WireError; reply?: Uint8Array }
+  | { type: 'ready' }
+  | { type: 'load-failed'; error: WireError }
+  /** The worker has the connection of request `id`: the parent closes its own descriptor. */
+  | { type: 'took-connection'; id: number }
+  /** Request `id` failed; the worker holds it open until `error-reported`, so handleError() runs first. */
+  | { type: 'request-failed'; id: number; error: WireError }
   /**
-   * Request `rid` (a connection) failed; the worker keeps the connection open until the parent
-   * answers `reported`, so that handleError() runs before the peer sees the close.
+   * Request `id` is over. A datagram request's reply (for the parent to send) and its failure
+   * (for the parent's handleError(), before the reply goes out) come with it.
    */
-  | { t: 'error'; rid: number; error: WireError }
-  /** The worker received the connection of request `rid`: the parent closes its own descriptor. */
-  | { t: 'took'; rid: number }
-  | { t: 'log'; line: string }
-  | { t: 'shutdown' }
-  /** Sent with the shared UDP socket as its handle, in answer to `lend`. */
-  | { t: 'lent'; id: number }
+  | { type: 'request-done'; id: number; reply?: Uint8Array; error?: WireError }
+  | { type: 'log'; line: string }
+  /** A handler called `this.server.shutdown()`. */
+  | { type: 'shutdown' }
+  /** Sent with the shared UDP socket as its handle, in answer to `lend-socket`. */
+  | { type: 'lent-socket'; loan: number }
   /** Requests the worker read from the shared socket (only while the parent wants them). */
-  | { t: 'seen'; clients: unknown[] }
+  | { type: 'requests-seen'; clients: unknown[] }
   /** A request the worker read itself failed. */
-  | { t: 'failed'; clientAddress: unknown; packet: Uint8Array; error: WireError }
-  | { t: 'dropped'; reason: 'too-large' | 'truncated'; clientAddress: unknown; size: number; message: string }
+  | { type: 'shared-request-failed'; clientAddress: unknown; packet: Uint8Array; error: WireError }
+  /** The worker dropped a datagram it read itself. */
+  | { type: 'dropped'; reason: 'too-large' | 'truncated'; clientAddress: unknown; size: number; message: string }
   /** The requests the worker read itself that were in flight at `stop`. */
-  | { t: 'stopped'; completed: number; aborted: number };
+  | { type: 'stopped'; completed: number; aborted: number };
 
 export const CONFIG_ENV = 'SOCKSERVE_WORKER_CONFIG';
 

@@ -3,8 +3,7 @@
  *
  * @module
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import type dgram from 'node:dgram';
+import { fork } from 'node:child_process';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -14,27 +13,16 @@ import {
   ServerInWorkerError,
   WorkerCrashedError,
   WorkerStartError,
-  inetAddress,
   type CloseReport,
   type ConcurrencyStrategy,
   type RequestJob,
-  type RemoteRequests,
   type ServerCloseOptions,
-  type SharedDatagramSocket,
   type StrategyHost,
 } from '@sockserve/core';
 import { kDatagramReply, poolWorker, refuseWhileLoadingHandlerModule, type DatagramReply } from '@sockserve/core/internal';
 import type { Logger } from 'pino';
-import {
-  ABORT_GRACE_MS,
-  CONFIG_ENV,
-  SHARED_FD,
-  fromWire,
-  type FromWorker,
-  type SharedDatagrams,
-  type ToWorker,
-  type WorkerConfig,
-} from './_protocol.js';
+import { ABORT_GRACE_MS, CONFIG_ENV, fromWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
+import { SharedDatagramMode, type SharingWorker } from './_shared_datagrams.js';
 
 /**
  * Options of {@link WorkerPoolStrategy}.
@@ -78,20 +66,19 @@ export interface WorkerPoolStrategyOptions {
   datagrams?: 'relay' | 'shared';
 }
 
+/** A request handed to a worker, until the worker says it is done. */
 interface Pending {
   job: RequestJob;
   resolve(): void;
 }
 
-interface Worker {
-  id: number;
-  child: ChildProcess;
+/** One worker process, as the parent sees it. */
+interface PoolWorker extends SharingWorker {
   ready: boolean;
-  /** Reads the shared datagram socket (shared mode only). */
-  sharing: boolean;
+  /** Requests handed to it, by id. */
   pending: Map<number, Pending>;
   exited: Promise<void>;
-  /** The worker's stop report (shared mode). */
+  /** Takes the worker's stop report (shared mode). */
   stopped?: (report: CloseReport) => void;
 }
 
@@ -152,20 +139,15 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
   readonly #startTimeout: number;
   readonly #stopTimeout: number;
   readonly #datagrams: 'relay' | 'shared';
-  /** The server's datagram socket, when workers read it themselves. */
-  #share: SharedDatagramSocket | undefined;
-  #requestEvents = false;
-  /** Answers to `lend`, by request id. */
-  readonly #lent = new Map<number, (socket: dgram.Socket | undefined) => void>();
-  #nextLend = 1;
-  #pool: Worker[] = [];
+  /** The server, from open() on. */
   #server: StrategyHost | undefined;
-  /** Where requests that workers read themselves are reported (shared datagrams). */
-  #remote: RemoteRequests | undefined;
   #log: Logger | undefined;
+  /** Set when workers read the server's datagram socket themselves. */
+  #shared: SharedDatagramMode | undefined;
+  #pool: PoolWorker[] = [];
   /** Jobs waiting for a ready worker (all are restarting). */
   readonly #waiting: Array<() => void> = [];
-  #nextId = 1;
+  #nextWorker = 1;
   #nextRequest = 1;
   #cursor = 0;
   #closing = false;
@@ -236,23 +218,14 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
           "The server overrides verifyRequest(), which cannot run when workers read datagrams themselves: use WorkerPoolStrategy({ datagrams: 'relay' }), or check requests in the handler",
         );
       }
-      this.#share = share;
-      this.#remote = server.remote;
-      this.#remote.watchRequestListeners((wanted) => {
-        if (wanted === this.#requestEvents) return;
-        this.#requestEvents = wanted;
-        for (const worker of this.#pool) this.#send(worker, { t: 'events', wanted });
+      this.#shared = new SharedDatagramMode(share, server, server.log, (message) => {
+        for (const worker of this.#pool) this.#send(worker, message);
       });
     }
     const started = Array.from({ length: this.workers }, () => this.#spawn());
     try {
       await Promise.all(started.map((worker) => this.#whenReady(worker)));
-      const share = this.#share;
-      if (share?.kind === 'udp') {
-        await Promise.all(started.map((worker) => this.#giveSocket(worker, share.socket as dgram.Socket)));
-      }
-      // From here on the workers read the socket and the server does not.
-      await share?.release();
+      await this.#shared?.start(started);
     } catch (error) {
       this.#closing = true;
       await Promise.all(this.#pool.map((worker) => this.#kill(worker)));
@@ -264,14 +237,14 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     if (job.signal.aborted) return;
     const worker = await this.#pick();
     if (worker === undefined || job.signal.aborted) return;
-    const rid = this.#nextRequest++;
+    const id = this.#nextRequest++;
     await new Promise<void>((resolve) => {
-      worker.pending.set(rid, { job, resolve });
-      const onAbort = (): void => this.#send(worker, { t: 'abort', rid });
+      worker.pending.set(id, { job, resolve });
+      const onAbort = (): void => this.#send(worker, { type: 'abort', id });
       job.signal.addEventListener('abort', onAbort, { once: true });
       const { request, clientAddress } = job;
       const handed = (error: Error | null): void => {
-        if (error !== null && worker.pending.delete(rid)) {
+        if (error !== null && worker.pending.delete(id)) {
           job.signal.removeEventListener('abort', onAbort);
           void job.fail(new WorkerCrashedError(`Could not hand the request to worker ${worker.id}: ${error.message}`)).then(resolve);
         }
@@ -280,21 +253,21 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
         // The connection's raw handle travels, not the socket: Node then neither tracks it for the
         // listener (whose close() would wait on dead workers) nor holds it until an acknowledgement
         // that a worker dying mid-handoff never sends. The parent owns its descriptor until the
-        // worker says it took the connection (`took`), and closes it if the worker dies first.
+        // worker says it took the connection, and closes it if the worker dies first.
         const handle = (request as unknown as { _handle?: net.Socket | null })._handle;
         if (handle == null) {
-          worker.pending.delete(rid);
+          worker.pending.delete(id);
           job.signal.removeEventListener('abort', onAbort);
           resolve(); // closed before the handoff: the server settles it
           return;
         }
-        worker.child.send({ t: 'stream', rid, clientAddress } satisfies ToWorker, handle, undefined, handed);
+        worker.child.send({ type: 'handle-connection', id, clientAddress } satisfies ToWorker, handle, undefined, handed);
       } else if (Array.isArray(request) && Buffer.isBuffer(request[0])) {
         // Shared mode: the server's socket may be closed by now, so the worker replies itself.
-        const own = this.#share !== undefined;
-        worker.child.send({ t: 'datagram', rid, clientAddress, packet: request[0], own } satisfies ToWorker, undefined, {}, handed);
+        const replyHere = this.#shared !== undefined;
+        worker.child.send({ type: 'handle-datagram', id, clientAddress, packet: request[0], replyHere } satisfies ToWorker, undefined, {}, handed);
       } else {
-        worker.pending.delete(rid);
+        worker.pending.delete(id);
         void job
           .fail(new InvalidArgumentError('WorkerPoolStrategy runs requests of stream and datagram servers only'))
           .then(resolve);
@@ -305,12 +278,11 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
   async close(options: ServerCloseOptions = {}): Promise<CloseReport> {
     this.#closing = true;
     for (const wake of this.#waiting.splice(0)) wake();
-    for (const answer of this.#lent.values()) answer(undefined);
+    this.#shared?.close();
     const { timeout } = options;
     // Relayed and stream requests are done by now (the server waited for them); requests that
     // workers read themselves get the rest of the deadline, then a second to take their abort.
-    const shared = this.#share !== undefined;
-    const grace = shared ? (timeout === undefined ? undefined : timeout + ABORT_GRACE_MS + this.#stopTimeout) : this.#stopTimeout;
+    const grace = this.#shared !== undefined ? (timeout === undefined ? undefined : timeout + ABORT_GRACE_MS + this.#stopTimeout) : this.#stopTimeout;
     const report = { completed: 0, aborted: 0 };
     await Promise.all(
       this.#pool.map(async (worker) => {
@@ -318,7 +290,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
           report.completed += completed;
           report.aborted += aborted;
         };
-        this.#send(worker, { t: 'stop', ...(timeout === undefined ? {} : { timeout }) });
+        this.#send(worker, { type: 'stop', ...(timeout === undefined ? {} : { timeout }) });
         const timer = grace === undefined ? undefined : setTimeout(() => worker.child.kill('SIGKILL'), grace);
         await worker.exited;
         clearTimeout(timer);
@@ -331,42 +303,30 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
 
   // ---------------------------------------------------------------------------------------------
 
-  #spawn(): Worker {
+  #spawn(): PoolWorker {
     const server = this.#server!;
-    const id = this.#nextId++;
-    const exportName = this.#exportName ?? server.RequestHandlerClass.name;
+    const id = this.#nextWorker++;
     const config: WorkerConfig = {
       id,
       module: this.#module,
-      exportName,
+      exportName: this.#exportName ?? server.RequestHandlerClass.name,
+      kind: server.lingerTimeout === undefined ? 'datagram' : 'stream',
       serverAddress: server.serverAddress,
       level: server.log.level,
-      lingerTimeout: server.lingerTimeout ?? 2_000,
+      lingerTimeout: server.lingerTimeout ?? 0,
+      ...(this.#shared === undefined ? {} : { datagrams: this.#shared.config() }),
     };
-    const share = this.#share;
-    if (share !== undefined) {
-      const datagrams: SharedDatagrams = {
-        kind: share.kind,
-        maxDatagramSize: share.maxDatagramSize,
-        ...share.options,
-        requestEvents: this.#requestEvents,
-      };
-      if (share.kind === 'unix') datagrams.fd = SHARED_FD;
-      config.datagrams = datagrams;
-    }
     const entry = fileURLToPath(new URL('../dist/worker.js', import.meta.url));
     const child = fork(entry, [], {
       serialization: 'advanced',
       execArgv: [],
       env: { ...process.env, [CONFIG_ENV]: JSON.stringify(config) },
-      // A shared Unix datagram socket is inherited at SHARED_FD (stdio index 4).
-      stdio: share?.kind === 'unix' ? ['ignore', 'inherit', 'inherit', 'ipc', share.fd!] : ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: this.#shared?.stdio() ?? ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const worker: Worker = {
+    const worker: PoolWorker = {
       id,
       child,
       ready: false,
-      // A Unix datagram worker reads the inherited descriptor as soon as it is ready.
       sharing: false,
       pending: new Map(),
       exited: new Promise((resolve) => child.once('exit', () => resolve())),
@@ -378,17 +338,17 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     return worker;
   }
 
-  #whenReady(worker: Worker): Promise<void> {
+  #whenReady(worker: PoolWorker): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new WorkerStartError(`Worker ${worker.id} did not report ready within ${this.#startTimeout} ms`)),
         this.#startTimeout,
       );
       const onMessage = (message: FromWorker): void => {
-        if (message.t === 'ready') {
+        if (message.type === 'ready') {
           cleanup();
           resolve();
-        } else if (message.t === 'fail') {
+        } else if (message.type === 'load-failed') {
           cleanup();
           const { error } = message;
           reject(
@@ -416,16 +376,16 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
   }
 
   /** The ready worker with the fewest requests in flight (round-robin among equals). */
-  async #pick(): Promise<Worker | undefined> {
+  async #pick(): Promise<PoolWorker | undefined> {
     for (;;) {
       if (this.#closing && this.#pool.every((worker) => !worker.ready)) return undefined;
-      let best: Worker | undefined;
+      let best: PoolWorker | undefined;
       const count = this.#pool.length;
       for (let i = 0; i < count; i++) {
         const worker = this.#pool[(this.#cursor + i) % count]!;
         if (
           worker.ready &&
-          (this.#share === undefined || worker.sharing) &&
+          (this.#shared === undefined || worker.sharing) &&
           worker.child.connected &&
           (best === undefined || worker.pending.size < best.pending.size)
         ) {
@@ -440,45 +400,37 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     }
   }
 
-  #send(worker: Worker, message: ToWorker): void {
+  #send(worker: PoolWorker, message: ToWorker): void {
     if (worker.child.connected) worker.child.send(message, undefined, {}, () => {});
   }
 
-  #onMessage(worker: Worker, message: FromWorker, handle?: unknown): void {
-    switch (message.t) {
+  #onMessage(worker: PoolWorker, message: FromWorker, handle?: unknown): void {
+    if (this.#shared?.onMessage(worker, message, handle) === true) return;
+    switch (message.type) {
       case 'ready':
         worker.ready = true;
-        if (this.#share?.kind === 'unix') worker.sharing = true;
+        this.#shared?.readyToRead(worker);
         for (const wake of this.#waiting.splice(0)) wake();
         break;
-      case 'lent': {
-        const answer = this.#lent.get(message.id);
-        // A late answer (the borrow timed out): close the copy, or it would swallow datagrams.
-        if (answer === undefined) (handle as dgram.Socket | undefined)?.close();
-        else answer(handle as dgram.Socket);
+      case 'took-connection': {
+        // The worker has its own descriptor now; release the parent's (no reset: it never read).
+        const request = worker.pending.get(message.id)?.job.request;
+        if (request instanceof net.Socket) request.destroy();
         break;
       }
-      case 'seen':
-        if (this.#requestEvents) this.#remote?.seen(message.clients);
-        break;
-      case 'failed': {
-        const { packet } = message;
-        const request = [Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength), this.#share?.socket];
-        void this.#remote?.failed(request, message.clientAddress, fromWire(message.error, worker.id));
-        break;
-      }
-      case 'dropped': {
-        const { reason, clientAddress, size } = message;
-        this.#remote?.dropped({ reason, clientAddress, size }, message.message);
+      case 'request-failed': {
+        // The request's handler failed; the worker holds a connection open until we answer.
+        const { id } = message;
+        const pending = worker.pending.get(id);
+        const reported = (): void => this.#send(worker, { type: 'error-reported', id });
+        if (pending === undefined) reported();
+        else void pending.job.fail(fromWire(message.error, worker.id)).then(reported);
         break;
       }
-      case 'stopped':
-        worker.stopped?.({ completed: message.completed, aborted: message.aborted });
-        break;
-      case 'done': {
-        const pending = worker.pending.get(message.rid);
+      case 'request-done': {
+        const pending = worker.pending.get(message.id);
         if (pending === undefined) return;
-        worker.pending.delete(message.rid);
+        worker.pending.delete(message.id);
         const { job, resolve } = pending;
         if (message.reply !== undefined && Array.isArray(job.request)) {
           const reply = Buffer.from(message.reply.buffer, message.reply.byteOffset, message.reply.byteLength);
@@ -488,29 +440,17 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
         else void job.fail(fromWire(message.error, worker.id)).then(resolve);
         break;
       }
-      case 'error': {
-        // A connection's handler failed; the worker holds the connection open until we answer.
-        const { rid } = message;
-        const pending = worker.pending.get(rid);
-        const reported = (): void => this.#send(worker, { t: 'reported', rid });
-        if (pending === undefined) reported();
-        else void pending.job.fail(fromWire(message.error, worker.id)).then(reported);
+      case 'stopped':
+        worker.stopped?.({ completed: message.completed, aborted: message.aborted });
         break;
-      }
-      case 'took': {
-        // The worker has its own descriptor now; release the parent's (no reset: it never read).
-        const request = worker.pending.get(message.rid)?.job.request;
-        if (request instanceof net.Socket) request.destroy();
-        break;
-      }
       case 'log':
         this.#relayLog(message.line);
         break;
       case 'shutdown':
         void this.#server?.shutdown();
         break;
-      case 'fail':
-        break; // handled by #whenReady
+      default:
+        break; // 'load-failed' is handled by #whenReady
     }
   }
 
@@ -527,7 +467,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     }
   }
 
-  #onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+  #onExit(worker: PoolWorker, code: number | null, signal: NodeJS.Signals | null): void {
     this.#pool = this.#pool.filter((other) => other !== worker);
     const lost = [...worker.pending.values()];
     worker.pending.clear();
@@ -551,7 +491,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       if (this.#closing) return;
       const replacement = this.#spawn();
       this.#whenReady(replacement)
-        .then(() => (this.#share?.kind === 'udp' ? this.#resupply(replacement) : undefined))
+        .then(() => this.#shared?.replaced(replacement, this.#pool, () => this.#closing))
         .catch((error: unknown) => {
           this.#log?.error({ err: error }, 'A replacement worker failed to start');
           void this.#kill(replacement);
@@ -560,65 +500,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     timer.unref();
   }
 
-  /** Sends the shared UDP socket to a worker, which reads it from then on. */
-  #giveSocket(worker: Worker, socket: dgram.Socket): Promise<void> {
-    return new Promise((resolve, reject) => {
-      worker.child.send({ t: 'share' } satisfies ToWorker, socket, {}, (error) => {
-        if (error === null) {
-          worker.sharing = true;
-          resolve();
-        } else {
-          reject(new WorkerStartError(`Could not hand the shared socket to worker ${worker.id}: ${error.message}`));
-        }
-      });
-    });
-  }
-
-  /**
-   * Gives a worker started after the server released its UDP socket a copy: borrowed from a
-   * worker that reads it, or, when none is left, bound anew at the same address. Datagrams that
-   * arrive on the parent's copy meanwhile are handed to a worker, not lost.
-   */
-  async #resupply(worker: Worker): Promise<void> {
-    const share = this.#share!;
-    const donor = this.#pool.find((other) => other !== worker && other.sharing && other.child.connected);
-    let socket = donor === undefined ? undefined : await this.#borrow(donor);
-    socket ??= (await share.rebind()) as dgram.Socket;
-    if (this.#closing) {
-      socket.close();
-      return;
-    }
-    socket.on('message', (packet, remote) => {
-      const target = this.#pool.find((other) => other.sharing && other.child.connected) ?? worker;
-      const clientAddress = inetAddress(remote.address, remote.port, remote.family);
-      this.#send(target, { t: 'packet', clientAddress, packet });
-    });
-    try {
-      await this.#giveSocket(worker, socket);
-    } finally {
-      socket.close();
-    }
-  }
-
-  /** Asks a worker for its copy of the shared UDP socket; `undefined` when it does not answer. */
-  #borrow(donor: Worker): Promise<dgram.Socket | undefined> {
-    const id = this.#nextLend++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => answer(undefined), 1_000);
-      const answer = (socket: dgram.Socket | undefined): void => {
-        clearTimeout(timer);
-        donor.child.off('exit', gone);
-        this.#lent.delete(id);
-        resolve(socket);
-      };
-      const gone = (): void => answer(undefined);
-      this.#lent.set(id, answer);
-      donor.child.once('exit', gone);
-      this.#send(donor, { t: 'lend', id });
-    });
-  }
-
-  async #kill(worker: Worker): Promise<void> {
+  async #kill(worker: PoolWorker): Promise<void> {
     if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
     await worker.exited;
   }

@@ -1,0 +1,278 @@
+/**
+ * The servers inside a pool worker. Each is a sockserve server like the parent's, fed from the
+ * IPC channel instead of a listener, so that running handlers, reporting their errors, draining
+ * and aborting are the same code as in the parent. What differs is where things go: errors go to
+ * the parent's handleError() (a connection stays open until it has run), the end of each request
+ * is reported to the parent, and `this.server.shutdown()` in a handler stops the parent's loop.
+ *
+ * @module
+ */
+import type dgram from 'node:dgram';
+import net from 'node:net';
+import { SocketError, inetAddress, type ClientAddress, type InetAddress, type RequestHandlerClass, type UnixAddress } from '@sockserve/core';
+import { DatagramServer, StreamServer, type DatagramRequest } from '@sockserve/transports';
+import type { Logger } from 'pino';
+import { ParentLink } from './_parent_link.js';
+import { toWire, type FromWorker, type SharedDatagrams, type WorkerConfig } from './_protocol.js';
+
+/** What both worker servers are made from. */
+export interface WorkerServerOptions {
+  config: WorkerConfig;
+  log: Logger;
+  send(message: FromWorker, callback?: () => void): void;
+}
+
+/** Nothing to bind: requests come from the parent. */
+const nothing = (): Promise<void> => Promise.resolve();
+
+/** A worker's server for connections (TCP, Unix stream), handed over with their descriptors. */
+export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress | string> {
+  readonly #options: WorkerServerOptions;
+  readonly link: ParentLink<net.Socket>;
+
+  constructor(Handler: RequestHandlerClass<net.Socket, ClientAddress>, options: WorkerServerOptions) {
+    super(Handler, { logger: options.log, lingerTimeout: options.config.lingerTimeout });
+    this.#options = options;
+    this.link = new ParentLink(options.send);
+  }
+
+  get serverAddress(): InetAddress | string {
+    return this.#options.config.serverAddress as InetAddress | string;
+  }
+
+  /** Connection `id` arrived with its raw handle. */
+  take(id: number, handle: unknown, clientAddress: ClientAddress): void {
+    this.#options.send({ type: 'took-connection', id });
+    // allowHalfOpen: a peer that half-closes after its request still gets its reply.
+    const socket = new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts);
+    this.link.taken(id, socket);
+    this._connection(socket, clientAddress);
+  }
+
+  /** The parent gave up on connection `id`. */
+  abort(id: number): void {
+    this.link.reported(id);
+    const socket = this.link.get(id);
+    if (socket !== undefined) this._abortRequest(socket);
+  }
+
+  /** Stops: the parent's connections get `grace` ms to end after their abort, then the rest closes. */
+  async stop(grace: number): Promise<void> {
+    await this.link.settled(grace);
+    await this.serverClose({ timeout: 0 });
+  }
+
+  /** Errors go to the parent's handleError(); the connection stays open until it has run. */
+  override handleError(socket: net.Socket, _clientAddress: ClientAddress, error: unknown): Promise<void> {
+    return this.link.failed(socket, error);
+  }
+
+  /** In a handler, stops the parent's serveForever(). */
+  override async shutdown(): Promise<void> {
+    if (this._closing) return super.shutdown();
+    this.#options.send({ type: 'shutdown' });
+  }
+
+  protected override _requestClosed(socket: net.Socket): void {
+    this.link.done(socket);
+  }
+
+  protected override _bind(): Promise<void> {
+    return nothing();
+  }
+
+  protected override _unbind(): Promise<void> {
+    return nothing();
+  }
+
+  protected override _stopAccepting(): void {}
+
+  protected override _listenOptions(): net.ListenOptions {
+    return {};
+  }
+
+  protected override _clientAddress(): ClientAddress {
+    return { path: null };
+  }
+
+  protected override _describeAddress(): string {
+    return 'the worker pool';
+  }
+}
+
+/** A socket the worker reads datagrams from itself (`datagrams: 'shared'`). */
+interface SharedSocket {
+  /** The UDP socket, to lend to workers started later; `undefined` for a Unix socket (inherited, not lent). */
+  readonly udp: dgram.Socket | undefined;
+  send(data: Buffer, clientAddress: ClientAddress): Promise<void>;
+  pause(): void;
+  close(): void;
+}
+
+type Request = DatagramRequest<SharedSocket | null>;
+
+/**
+ * A worker's server for datagrams (UDP, Unix datagram): handed over by the parent one by one
+ * (`'relay'`, replies go back to the parent), or read from the server's socket by the worker
+ * itself (`'shared'`, replies go out through it; failures, drops and request events are sent to
+ * the parent).
+ */
+export class WorkerDatagramServer extends DatagramServer<ClientAddress, InetAddress | string, SharedSocket | null> {
+  readonly #options: WorkerServerOptions;
+  readonly link: ParentLink<Request>;
+  #shared: SharedSocket | undefined;
+  #requestEvents: boolean;
+  #seen: unknown[] = [];
+
+  constructor(Handler: RequestHandlerClass<Request, ClientAddress>, options: WorkerServerOptions) {
+    const limit = options.config.datagrams?.maxDatagramSize ?? 0x7fff_ffff;
+    super(Handler, { logger: options.log, maxDatagramSize: limit }, limit);
+    this.#options = options;
+    this.link = new ParentLink(options.send);
+    this.#requestEvents = options.config.datagrams?.requestEvents ?? false;
+  }
+
+  get serverAddress(): InetAddress | string {
+    return this.#options.config.serverAddress as InetAddress | string;
+  }
+
+  /** The UDP socket this worker reads, in shared mode (to lend to a worker started later). */
+  get sharedUdpSocket(): dgram.Socket | undefined {
+    return this.#shared?.udp;
+  }
+
+  /** Datagram `id` from the parent; `replyHere`: reply through the shared socket. */
+  take(id: number, packet: Buffer, clientAddress: ClientAddress, replyHere: boolean): void {
+    const request: Request = [packet, replyHere ? (this.#shared ?? null) : null];
+    this.link.taken(id, request);
+    this._accept(request, clientAddress);
+  }
+
+  /** The parent gave up on request `id`. */
+  abort(id: number): void {
+    this.link.reported(id);
+    const request = this.link.get(id);
+    if (request !== undefined) this._abortRequest(request);
+  }
+
+  /** A datagram the parent read from a socket it held for a moment. */
+  forwarded(packet: Buffer, clientAddress: ClientAddress): void {
+    if (this.#shared !== undefined) this._receive(packet, clientAddress, this.#shared);
+  }
+
+  /** Whether the parent wants to hear of the requests read here. */
+  set requestEvents(wanted: boolean) {
+    this.#requestEvents = wanted;
+  }
+
+  /** Reads the shared UDP socket from now on. */
+  shareUdp(socket: dgram.Socket): void {
+    const shared: SharedSocket = {
+      udp: socket,
+      send: (data, clientAddress) =>
+        new Promise((resolve, reject) => {
+          const { host, port } = clientAddress as InetAddress;
+          socket.send(data, port, host, (error) => (error ? reject(error) : resolve()));
+        }),
+      pause: () => {}, // dgram cannot stop reading; datagrams read while stopping are dropped
+      close: () => socket.close(),
+    };
+    socket.on('message', (packet, remote) => this._receive(packet, inetAddress(remote.address, remote.port, remote.family), shared));
+    socket.on('error', (error) => this.log.error({ err: error }, 'Shared datagram socket error'));
+    this.#shared = shared;
+  }
+
+  /** Reads the shared Unix datagram socket inherited at `fd` from now on. */
+  async shareUnix(fd: number, options: SharedDatagrams): Promise<void> {
+    const { UnixDatagramSocket } = await import('@sockserve/unix-dgram');
+    const socket = UnixDatagramSocket.adopt(fd, {
+      ...(options.bufferSize === undefined ? {} : { bufferSize: options.bufferSize }),
+      ...(options.sendTimeout === undefined ? {} : { sendTimeout: options.sendTimeout }),
+    });
+    const shared: SharedSocket = {
+      udp: undefined,
+      send: (data, clientAddress) => {
+        const { path } = clientAddress as UnixAddress;
+        return path === null ? Promise.reject(new SocketError('EDESTADDRREQ', 'sendto', undefined)) : socket.sendTo(data, path);
+      },
+      pause: () => socket.pause(),
+      close: () => socket.close(),
+    };
+    socket.on('message', (packet, sender) => this._receive(packet, { path: sender }, shared));
+    socket.on('truncated', (size, sender) =>
+      this._dropped(
+        { reason: 'truncated', clientAddress: { path: sender }, size },
+        `Dropped a datagram of ${size} bytes: larger than the receive buffer (bufferSize ${options.bufferSize ?? 262_144})`,
+      ),
+    );
+    socket.on('error', (error) => this.log.error({ err: error }, 'Shared datagram socket error'));
+    this.#shared = shared;
+  }
+
+  /**
+   * Stops: reading ends, the parent's requests get `grace` ms to end after their abort, and the
+   * requests read here get `timeout` ms, then are aborted. Resolves with their count.
+   */
+  async stop(timeout: number | undefined, grace: number): Promise<{ completed: number; aborted: number }> {
+    this.#shared?.pause();
+    await this.link.settled(grace);
+    return this.serverClose(timeout === undefined ? {} : { timeout });
+  }
+
+  /** Requests read here are reported to the parent while it listens for 'request'. */
+  override verifyRequest(request: Request, clientAddress: ClientAddress): boolean {
+    if (this.#requestEvents && !this.link.handedOver(request)) {
+      if (this.#seen.length === 0) setImmediate(() => this.#reportSeen());
+      this.#seen.push(clientAddress);
+    }
+    return true;
+  }
+
+  /** Errors go to the parent's handleError() (for its own datagrams, with the reply: it reports, then sends). */
+  override handleError(request: Request, clientAddress: ClientAddress, error: unknown): void {
+    if (this.link.handedOver(request)) return this.link.failedWithReply(request, error);
+    this.#options.send({ type: 'shared-request-failed', clientAddress, packet: request[0], error: toWire(error) });
+  }
+
+  /** In a handler, stops the parent's serveForever(). */
+  override async shutdown(): Promise<void> {
+    if (this._closing) return super.shutdown();
+    this.#options.send({ type: 'shutdown' });
+  }
+
+  protected override _dropped(info: { reason: 'too-large' | 'truncated' | 'backlog'; clientAddress: ClientAddress | null; size: number }, message: string): void {
+    if (info.reason === 'backlog') return super._dropped(info, message);
+    this.#options.send({ type: 'dropped', reason: info.reason, clientAddress: info.clientAddress, size: info.size, message });
+  }
+
+  protected override _send(socket: SharedSocket | null, data: Buffer, clientAddress: ClientAddress, request: Request): Promise<void> {
+    if (socket === null) {
+      this.link.reply(request, data);
+      return Promise.resolve();
+    }
+    return socket.send(data, clientAddress);
+  }
+
+  protected override _requestClosed(request: Request): void {
+    this.link.done(request);
+  }
+
+  protected override _shareSocket(): never {
+    throw new Error('A pool worker does not share its socket');
+  }
+
+  protected override _bind(): Promise<void> {
+    return nothing();
+  }
+
+  protected override async _unbind(): Promise<void> {
+    this.#shared?.close();
+    this.#shared = undefined;
+  }
+
+  #reportSeen(): void {
+    const clients = this.#seen;
+    this.#seen = [];
+    this.#options.send({ type: 'requests-seen', clients });
+  }
+}
