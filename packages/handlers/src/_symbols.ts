@@ -10,15 +10,22 @@ export const kReceived: unique symbol = Symbol('sockserve.received') as never;
 /** The `StreamReader` of a source: its shared listeners find the reader through it. */
 export const kReader: unique symbol = Symbol('sockserve.reader') as never;
 
-/** `StreamReader` pipes, for `StreamWriter.pipeFrom`: start one, resume a held one, end one. */
+/** Starts a `StreamReader` pipe, for `StreamWriter.pipeFrom` (see {@link ReaderPipe}). */
 export const kPipe: unique symbol = Symbol('sockserve.pipe') as never;
-export const kResume: unique symbol = Symbol('sockserve.resume') as never;
-export const kUnpipe: unique symbol = Symbol('sockserve.unpipe') as never;
 
 /**
  * What a pipe from a reader delivers to (see `StreamWriter.pipeFrom`): `write()` takes each chunk
- * as it arrives, and returns false to hold further chunks until the reader's `[kResume]()`.
+ * as it arrives, and returns false to hold further chunks until the pipe's `resume()`.
  */
 export interface ChunkConsumer {
   write(chunk: Buffer): boolean;
+}
+
+/** A running pipe from a reader: settles when the stream ends (or fails); resumed or stopped by its consumer. */
+export interface ReaderPipe {
+  done: Promise<true>;
+  /** The consumer can take chunks again. */
+  resume(): void;
+  /** The consumer cannot write any more: the pipe rejects with `error`. */
+  stop(error: unknown): void;
 }

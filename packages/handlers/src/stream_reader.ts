@@ -11,7 +11,7 @@ import {
   LimitExceededError,
   TimeoutError,
 } from '@sockserve/core';
-import { kPipe, kReader, kReceived, kResume, kUnpipe, type ChunkConsumer } from './_symbols.js';
+import { kPipe, kReader, kReceived, type ChunkConsumer, type ReaderPipe } from './_symbols.js';
 
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = Buffer.from('\n');
@@ -133,14 +133,17 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #pending: Attempt<unknown> | undefined;
   /** The argument of the waiting read's attempt (a limit or a byte count). */
   #arg = 0;
+  /** The waiting read's resolving functions. */
   #resolve: (value: unknown) => void = noop;
   #reject: (error: unknown) => void = noop;
+  /** The executor of waiting reads' promises, made on the first one (one per reader, not per read). */
+  #capture: Executor<unknown> | undefined;
   #paused = true;
   /** Read timeout in ms, or null. */
   #timeout: number | null = null;
   /** The consumer of a running pipe: chunks go to it as they arrive, without a promise each. */
   #consumer: ChunkConsumer | undefined;
-  /** The consumer asked to hold chunks (its sink is full) until [kResume](). */
+  /** The consumer asked to hold chunks (its sink is full) until it resumes the pipe. */
   #held = false;
 
   /**
@@ -436,20 +439,26 @@ export class StreamReader implements AsyncIterable<Buffer> {
   // Pipes (for StreamWriter.pipeFrom): chunks go straight from the data callback to the consumer.
 
   /**
-   * Delivers every chunk to `consumer` as it arrives, until the end of the stream (the promise
-   * resolves) or an error (it rejects). Counts as the one waiting read meanwhile.
+   * Delivers every chunk to `consumer` as it arrives, until the end of the stream (`done`
+   * resolves) or an error (it rejects). Counts as the one waiting read meanwhile. The consumer
+   * holds chunks by returning false, and calls `resume()` when it can take them again, or
+   * `stop(error)` when it cannot write any more.
    */
-  [kPipe](consumer: ChunkConsumer): Promise<true> {
-    if (this.#pending !== undefined) return this.#read(StreamReader.#deliver, 0); // rejects: busy
+  [kPipe](consumer: ChunkConsumer): ReaderPipe {
+    const pipe: ReaderPipe = { done: Promise.resolve(true), resume: () => this.#resumePipe(), stop: (error) => this.#stopPipe(error) };
+    if (this.#pending !== undefined) {
+      pipe.done = this.#read(StreamReader.#deliver, 0); // rejects: busy
+      return pipe;
+    }
     this.#consumer = consumer;
-    const piped = this.#read(StreamReader.#deliver, 0);
+    pipe.done = this.#read(StreamReader.#deliver, 0);
     // Over at once (the stream had ended, or failed): keep no reference to the consumer.
     if (this.#pending === undefined) this.#clear();
-    return piped;
+    return pipe;
   }
 
-  /** The consumer can take chunks again. */
-  [kResume](): void {
+  /** The pipe's consumer can take chunks again. */
+  #resumePipe(): void {
     if (!this.#held || this.#pending !== StreamReader.#deliver) return;
     this.#held = false;
     this.#poll();
@@ -460,7 +469,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   /** Ends a running pipe with `error` (its consumer can no longer write). */
-  [kUnpipe](error: unknown): void {
+  #stopPipe(error: unknown): void {
     if (this.#pending === StreamReader.#deliver) this.#fail(error);
   }
 
@@ -499,6 +508,12 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
   };
 
+  /** Keeps the resolving functions of the waiting read's promise. */
+  #captureResolvers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
   /** Completes a read now when it can, else parks it until the source changes state. */
   #read<T>(attempt: Attempt<T>, arg: number): Promise<T> {
     if (this.#pending !== undefined) {
@@ -511,11 +526,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
       return Promise.reject(error);
     }
     if (result !== undefined) return Promise.resolve(result);
-    // A shared executor hands over the resolving functions: no closure per waiting read.
-    const promise = new Promise<T>(captureResolvers);
-    this.#resolve = capturedResolve;
-    this.#reject = capturedReject;
-    capturedResolve = capturedReject = noop;
+    // The reader's own executor keeps the resolving functions: no closure per waiting read.
+    const promise = new Promise<T>((this.#capture ??= this.#captureResolvers.bind(this)) as Executor<T>);
     this.#pending = attempt;
     this.#arg = arg;
     if (this.#paused) {
@@ -695,14 +707,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
 function noop(): void {}
 
-let capturedResolve: (value: unknown) => void = noop;
-let capturedReject: (error: unknown) => void = noop;
-
-/** A Promise executor that only keeps the resolving functions (taken at once by the caller). */
-function captureResolvers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
-  capturedResolve = resolve as (value: unknown) => void;
-  capturedReject = reject;
-}
+/** A Promise executor. */
+type Executor<T> = (resolve: (value: T) => void, reject: (error: unknown) => void) => void;
 
 function validateLimit(name: string, value: unknown): void {
   if (!(typeof value === 'number' && Number.isInteger(value) && value >= 1)) {

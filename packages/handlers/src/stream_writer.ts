@@ -5,7 +5,7 @@
  */
 import type { Writable } from 'node:stream';
 import { ConnectionClosedError } from '@sockserve/core';
-import { kPipe, kReceived, kResume, kUnpipe } from './_symbols.js';
+import { kPipe, kReceived, type ReaderPipe } from './_symbols.js';
 import { StreamReader } from './stream_reader.js';
 
 /**
@@ -50,8 +50,18 @@ export interface StreamWriterOptions {
  * ```
  */
 export class StreamWriter {
+  /** The socket written to. */
   readonly #sink: Writable;
+  /** The reader of the same connection: writes answering one of its chunks are batched. */
   readonly #input: StreamReader | undefined;
+  /** Bytes written since this writer last let the event loop run. */
+  #burst = 0;
+  /** The socket is corked until the current tick ends. */
+  #corked = false;
+  /** The input chunk (or tick) of this writer's last write. */
+  #tick = -1;
+  /** Uncorks at the end of the tick; created on the first batch (a writer that writes once per tick never needs it). */
+  #uncork: (() => void) | undefined;
 
   constructor(sink: Writable, options: StreamWriterOptions = {}) {
     this.#sink = sink;
@@ -79,31 +89,35 @@ export class StreamWriter {
    * ```
    */
   write(data: string | Uint8Array): Promise<number> {
-    const sink = this.#sink;
-    if (sink.destroyed || sink.writableEnded) return Promise.reject(this.#closedError());
+    if (this.closed) return Promise.reject(this.#closedError());
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-    if (!this.#corked) this.#batch();
-    // A peer that reads as fast as we write never makes us wait long for 'drain' (it may come
-    // within the same turn); without a pause now and then, a writing loop would keep the event
-    // loop from every other connection.
     this.#burst += length;
-    if (sink.write(data) || !overHighWaterMark(sink)) return Promise.resolve(this.#pause(length));
+    if (this.#put(data)) return Promise.resolve(this.#pause(length));
     return this.#drain().then(() => this.#pause(length));
   }
 
-  /** `length` at once, or on the next turn of the event loop once a burst is due. */
+  /**
+   * Writes one chunk to an open socket, batched with the others that answer the same input;
+   * false when the socket is over its high-water mark (wait for 'drain' before the next). Every
+   * way of writing goes through here.
+   */
+  #put(chunk: string | Uint8Array): boolean {
+    if (!this.#corked) this.#batch();
+    const sink = this.#sink;
+    return sink.write(chunk) || !overHighWaterMark(sink);
+  }
+
+  /**
+   * `length` at once, or on the next turn of the event loop once a burst is due: a peer that
+   * reads as fast as we write never makes us wait long for 'drain' (it may come within the same
+   * turn), and without a pause now and then a writing loop would keep the event loop from every
+   * other connection.
+   */
   #pause(length: number): number | Promise<number> {
     if (this.#burst < YIELD_EVERY_BYTES) return length;
     this.#burst = 0;
     return new Promise((resolve) => setImmediate(resolve, length));
   }
-
-  /** Bytes written since this writer last let the event loop run. */
-  #burst = 0;
-  /** The socket is corked until the current tick ends. */
-  #corked = false;
-  /** The input chunk (or tick) of this writer's last write. */
-  #tick = -1;
 
   /**
    * Batches writes that answer one chunk of input (or, without a reader, that are made in one
@@ -125,9 +139,6 @@ export class StreamWriter {
     }));
   }
 
-  /** Created on the first batch: a writer that writes once per tick never needs it. */
-  #uncork: (() => void) | undefined;
-
   /**
    * Queues `data` without waiting for the peer, and returns how many bytes are now waiting to be
    * sent. For fan-out (one message to many peers) where a slow peer must not hold up the others:
@@ -142,10 +153,9 @@ export class StreamWriter {
    * ```
    */
   queue(data: string | Uint8Array): number {
-    const sink = this.#sink;
-    if (sink.destroyed || sink.writableEnded) throw this.#closedError();
-    sink.write(data);
-    return sink.writableLength;
+    if (this.closed) throw this.#closedError();
+    this.#sink.write(data);
+    return this.#sink.writableLength;
   }
 
   /**
@@ -189,38 +199,37 @@ export class StreamWriter {
    * mark, the reader holds chunks (and stops reading past its own) until it drains.
    */
   #pipeReader(reader: StreamReader): Promise<number> {
-    const sink = this.#sink;
-    if (sink.destroyed || sink.writableEnded) return Promise.reject(this.#closedError());
+    if (this.closed) return Promise.reject(this.#closedError());
     let total = 0;
-    const resume = (): void => reader[kResume]();
-    const unpipe = (error: unknown): void => reader[kUnpipe](error);
+    let pipe: ReaderPipe | undefined;
+    // Chunks come from the socket's data callback, which yields to the event loop by itself: no
+    // burst accounting here.
     const consumer = {
       write: (chunk: Buffer): boolean => {
-        if (sink.destroyed || sink.writableEnded) throw this.#closedError();
+        if (this.closed) throw this.#closedError();
         total += chunk.length;
-        if (!this.#corked) this.#batch();
-        if (sink.write(chunk) || !overHighWaterMark(sink)) return true;
-        this.#drain().then(resume, unpipe);
+        if (this.#put(chunk)) return true;
+        // Asynchronous: the pipe exists by then (the first chunks may arrive while it starts).
+        this.#drain().then(
+          () => pipe!.resume(),
+          (error: unknown) => pipe!.stop(error),
+        );
         return false;
       },
     };
-    return reader[kPipe](consumer).then(() => total);
+    pipe = reader[kPipe](consumer);
+    return pipe.done.then(() => total);
   }
 
   async #pipeIterable(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<number> {
-    const sink = this.#sink;
     let total = 0;
     for await (const chunk of source) {
-      if (sink.destroyed || sink.writableEnded) throw this.#closedError();
+      if (this.closed) throw this.#closedError();
       const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
       total += length;
-      if (!this.#corked) this.#batch();
       this.#burst += length;
-      if (!sink.write(chunk) && overHighWaterMark(sink)) await this.#drain();
-      if (this.#burst >= YIELD_EVERY_BYTES) {
-        this.#burst = 0;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      if (!this.#put(chunk)) await this.#drain();
+      if (this.#burst >= YIELD_EVERY_BYTES) await this.#pause(length);
     }
     return total;
   }
