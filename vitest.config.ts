@@ -6,8 +6,11 @@ const reporters: string[] = process.env.SOCKSERVE_TEST_JSON ? ['default', 'json'
 
 export default defineConfig({
   resolve: {
-    // Tests run against the TypeScript sources, one copy of each package.
+    // Tests run against the TypeScript sources, one copy of each package. Fixtures that worker
+    // processes import are plain JavaScript importing the built packages (`dist`); in the test
+    // process those imports load the sources too, so that a class is the same class everywhere.
     alias: [
+      { find: /^(?:\.\.\/)+(?:packages\/)?(core|handlers|transports|worker-pool|testing)\/dist\/index\.js$/, replacement: `${root}packages/$1/src/index.ts` },
       { find: /^@sockserve\/transports\/(tcp|udp|unix)$/, replacement: `${root}packages/transports/src/$1.ts` },
       { find: /^@sockserve\/core\/internal$/, replacement: `${root}packages/core/src/internal.ts` },
       { find: /^@sockserve\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { WorkerCrashedError, WorkerPoolStrategy, WorkerStartError, type StreamServerOptions } from 'sockserve';
+import { StreamRequestHandler, WorkerCrashedError, WorkerPoolStrategy, WorkerStartError, type StreamServerOptions } from 'sockserve';
 import { datagramTransports } from '../../../test/helpers/datagram.js';
 import { transports } from '../../../test/helpers/matrix.js';
 import { Clients, exchange, gate, readAll, readLine, until } from '../../../test/helpers/net.js';
@@ -321,6 +321,13 @@ describe.each(datagramModes)('WorkerPoolStrategy over $name', ({ transport, data
 
 describe('WorkerPoolStrategy lifecycle', () => {
   const [tcp] = transports;
+
+  test('the fixtures workers import are the same classes in the test process (one copy of each package)', async () => {
+    const { PoolEcho } = await import(fixtures.href);
+    expect(Object.getPrototypeOf(PoolEcho)).toBe(StreamRequestHandler);
+    const conformance = await import('../../../test/fixtures/conformance_handlers.js');
+    expect(Object.getPrototypeOf(conformance.EchoLines)).toBe(StreamRequestHandler);
+  });
 
   test('a module without the export fails listen() with WorkerStartError, leaving nothing behind', async () => {
     const { PoolEcho } = await import(fixtures.href);
