@@ -15,8 +15,10 @@ export function tempDir(): { path: string; file(name: string): string } & Dispos
   };
 }
 
-/** Connects a real client to a TCP or Unix stream server. */
-export function connect(server: { serverAddress: InetAddress | string }): Promise<net.Socket> {
+/** Connects a real client to a TCP or Unix stream server (or an in-memory one to a MemoryServer). */
+export function connect(server: { serverAddress: InetAddress | string; connect?: () => Promise<unknown> }): Promise<net.Socket> {
+  // A MemorySocket has the parts of net.Socket these helpers use.
+  if (typeof server.connect === 'function') return server.connect() as Promise<net.Socket>;
   const address = server.serverAddress;
   const socket =
     typeof address === 'string' ? net.connect({ path: address }) : net.connect({ host: address.host, port: address.port });

@@ -1,13 +1,12 @@
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
 import {
   BaseRequestHandler,
   ConnectionClosedError,
   InvalidArgumentError,
   ListenError,
+  MemoryServer,
   ServerClosedError,
   SockserveError,
   StreamRequestHandler,
@@ -16,6 +15,7 @@ import {
   UDPServer,
   type InetAddress,
 } from 'sockserve';
+import { memoryLogger } from '../../../test/helpers/log.js';
 import { Clients, connect, exchange, gate, readAll, until } from '../../../test/helpers/net.js';
 
 const local = { host: '127.0.0.1', port: 0 };
@@ -26,17 +26,6 @@ class Echo extends StreamRequestHandler {
   }
 }
 
-/** A pino logger that keeps its records in memory. */
-function memoryLogger(level = 'debug') {
-  const records: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString().split('\n')) if (line) records.push(JSON.parse(line));
-      callback();
-    },
-  });
-  return { logger: pino({ level }, stream), records };
-}
 
 function openDescriptors(): number {
   return readdirSync('/proc/self/fd').length;
@@ -133,9 +122,10 @@ describe('listen()', () => {
   });
 });
 
+// The lifecycle does not depend on the transport: these run in memory (MemoryServer).
 describe('serveForever() and shutdown()', () => {
   test('20 servers shut down at once, each serveForever() resolving', async () => {
-    const servers = Array.from({ length: 20 }, () => new TCPServer(local, Echo, { logger: false }));
+    const servers = Array.from({ length: 20 }, () => new MemoryServer(Echo, { logger: false }));
     await Promise.all(servers.map((server) => server.listen()));
     const loops = servers.map((server) => server.serveForever());
     const replies = await Promise.all(servers.map((server, i) => exchange(server, `server ${i}`)));
@@ -147,7 +137,7 @@ describe('serveForever() and shutdown()', () => {
   });
 
   test('serveForever() called twice returns the same promise', async () => {
-    await using server = new TCPServer(local, Echo, { logger: false });
+    await using server = new MemoryServer(Echo, { logger: false });
     const loop = server.serveForever();
     expect(server.serveForever()).toBe(loop);
     await server.shutdown();
@@ -155,7 +145,7 @@ describe('serveForever() and shutdown()', () => {
   });
 
   test('shutdown() before serveForever() is remembered: the next serveForever() returns at once and serves nothing', async () => {
-    await using server = new TCPServer(local, Echo, { logger: false });
+    await using server = new MemoryServer(Echo, { logger: false });
     const events: string[] = [];
     server.on('shutdown', () => events.push('shutdown'));
     await server.listen();
@@ -178,7 +168,7 @@ describe('serveForever() and shutdown()', () => {
   });
 
   test('connections that arrive while nobody serves wait, and are served by the next serveForever()', async () => {
-    await using server = new TCPServer(local, Echo, { logger: false });
+    await using server = new MemoryServer(Echo, { logger: false });
     await server.listen();
     const reply = exchange(server, 'queued');
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -187,10 +177,10 @@ describe('serveForever() and shutdown()', () => {
   });
 
   test('emits listening, request, shutdown and close in order', async () => {
-    await using server = new TCPServer(local, Echo, { logger: false });
+    await using server = new MemoryServer(Echo, { logger: false });
     const events: string[] = [];
     server.on('listening', () => events.push('listening'));
-    server.on('request', (client: InetAddress) => events.push(`request ${client.host}`));
+    server.on('request', (client) => events.push(`request ${(client as InetAddress).host}`));
     server.on('shutdown', () => events.push('shutdown'));
     server.on('close', (report) => events.push(`close ${report.completed}/${report.aborted}`));
     await server.listen();
@@ -203,7 +193,7 @@ describe('serveForever() and shutdown()', () => {
 
   test('a throwing event listener does not break serving', async () => {
     const { logger, records } = memoryLogger();
-    await using server = new TCPServer(local, Echo, { logger });
+    await using server = new MemoryServer(Echo, { logger });
     server.on('request', () => {
       throw new Error('listener bug');
     });
@@ -214,7 +204,7 @@ describe('serveForever() and shutdown()', () => {
   });
 
   test('listen(), serveForever() and handleRequest() after serverClose() reject with ServerClosedError', async () => {
-    const server = new TCPServer(local, Echo, { logger: false });
+    const server = new MemoryServer(Echo, { logger: false });
     await server.listen();
     await server.serverClose();
     await expect(server.listen()).rejects.toBeInstanceOf(ServerClosedError);
@@ -227,12 +217,12 @@ describe('serveForever() and shutdown()', () => {
 describe('handleRequest()', () => {
   test('calls handleTimeout() when no request arrives within timeout', async () => {
     let timeouts = 0;
-    class Timing extends TCPServer {
+    class Timing extends MemoryServer {
       override handleTimeout() {
         timeouts++;
       }
     }
-    await using server = new Timing(local, Echo, { logger: false, timeout: 30 });
+    await using server = new Timing(Echo, { logger: false, timeout: 30 });
     const started = Date.now();
     await server.handleRequest();
     expect(timeouts).toBe(1);
@@ -247,12 +237,12 @@ describe('handleRequest()', () => {
 
   test('runs serviceActions() after each request', async () => {
     let actions = 0;
-    class Counting extends TCPServer {
+    class Counting extends MemoryServer {
       override serviceActions() {
         actions++;
       }
     }
-    await using server = new Counting(local, Echo, { logger: false });
+    await using server = new Counting(Echo, { logger: false });
     await server.listen();
     const reply = exchange(server, 'a');
     await server.handleRequest();
@@ -262,7 +252,7 @@ describe('handleRequest()', () => {
 
   test('hook overrides that return nothing (plain JavaScript) still run the request through', async () => {
     const calls: string[] = [];
-    class Plain extends TCPServer {
+    class Plain extends MemoryServer {
       // As a JavaScript subclass might write them: no promise returned.
       override finishRequest(socket: net.Socket): Promise<void> {
         calls.push('finish');
@@ -274,20 +264,20 @@ describe('handleRequest()', () => {
         return super.shutdownRequest(socket);
       }
     }
-    await using server = new Plain(local, Echo, { logger: false });
+    await using server = new Plain(Echo, { logger: false });
     await server.listen();
     void server.serveForever();
     expect((await exchange(server, '')).toString()).toBe('plain\n');
     await until(() => calls.length === 2);
     expect(calls).toEqual(['finish', 'shutdown']);
 
-    class Skipping extends TCPServer {
+    class Skipping extends MemoryServer {
       override processRequest(): Promise<void> {
         calls.push('process');
         return undefined as never; // handled nothing: the server closes the request
       }
     }
-    await using skipping = new Skipping(local, Echo, { logger: false });
+    await using skipping = new Skipping(Echo, { logger: false });
     await skipping.listen();
     void skipping.serveForever();
     expect((await exchange(skipping, 'ignored')).length).toBe(0);
@@ -540,7 +530,7 @@ describe('serverClose()', () => {
         await this.wfile.write('late but whole\n');
       }
     }
-    await using server = new TCPServer(local, Slow, { logger: false });
+    await using server = new MemoryServer(Slow, { logger: false });
     await server.listen();
     void server.serveForever();
     const reply = exchange(server, '');
@@ -561,7 +551,7 @@ describe('serverClose()', () => {
       }
     }
     await using clients = new Clients();
-    await using server = new TCPServer(local, Hanging, {
+    await using server = new MemoryServer(Hanging, {
       logger: false,
       concurrency: new EventLoopStrategy({ maxConcurrency: 1 }),
     });
@@ -575,7 +565,7 @@ describe('serverClose()', () => {
   });
 
   test('rejects a bad timeout', async () => {
-    await using server = new TCPServer(local, Echo, { logger: false });
+    await using server = new MemoryServer(Echo, { logger: false });
     await expect(server.serverClose({ timeout: -5 })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { StreamRequestHandler, WorkerCrashedError, WorkerPoolStrategy, WorkerStartError, type StreamServerOptions } from 'sockserve';
 import { datagramTransports } from '../../../test/helpers/datagram.js';
+import { memoryLogger } from '../../../test/helpers/log.js';
 import { transports } from '../../../test/helpers/matrix.js';
 import { Clients, exchange, gate, readAll, readLine, until } from '../../../test/helpers/net.js';
 
@@ -347,17 +348,9 @@ describe('WorkerPoolStrategy lifecycle', () => {
   });
 
   test('workers log through the parent logger with a worker binding', async () => {
-    const { pino } = await import('pino');
-    const { Writable } = await import('node:stream');
-    const records: Array<Record<string, unknown>> = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        for (const line of chunk.toString().split('\n')) if (line) records.push(JSON.parse(line));
-        callback();
-      },
-    });
+    const { logger, records } = memoryLogger('info');
     const { PoolEcho } = await import(fixtures.href);
-    await using fixture = tcp!.create(PoolEcho as never, { logger: pino({ level: 'info' }, stream), concurrency: pool() });
+    await using fixture = tcp!.create(PoolEcho as never, { logger, concurrency: pool() });
     await fixture.server.listen();
     void fixture.server.serveForever();
     expect((await exchange(fixture.server, 'log\n')).toString()).toBe('logged\n');
