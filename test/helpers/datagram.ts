@@ -1,7 +1,13 @@
 /** Datagram test clients and the datagram transports every datagram conformance test runs on. */
 import dgram from 'node:dgram';
 import { UnixDatagramSocket } from '@sockserve/unix-dgram';
-import { UDPServer, UnixDatagramServer, type DatagramServerOptions, type RequestHandlerClass } from 'sockserve';
+import {
+  UDPServer,
+  UnixDatagramServer,
+  type DatagramServerOptions,
+  type RequestHandlerClass,
+} from 'sockserve';
+import type { Extend } from './matrix.js';
 import { tempDir } from './net.js';
 
 export interface DatagramClient extends AsyncDisposable {
@@ -13,12 +19,23 @@ export interface DatagramClient extends AsyncDisposable {
 
 export type AnyDatagramServer = UDPServer | UnixDatagramServer;
 
+/**
+ * A datagram server class, as the transport's own or a test's subclass of it (typed as UDP's,
+ * which has every hook a test overrides; Unix datagram servers have the same hooks).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the mixin pattern needs any[]
+export type DatagramServerClass = new (...args: any[]) => UDPServer;
+
 export interface DatagramTransport {
   name: string;
   unix: boolean;
   /** The largest datagram the transport can carry in tests. */
   maxSize: number;
-  create(Handler: RequestHandlerClass<never, never>, options?: DatagramServerOptions): { server: AnyDatagramServer } & AsyncDisposable;
+  create(
+    Handler: RequestHandlerClass<never, never>,
+    options?: DatagramServerOptions,
+    extend?: Extend<DatagramServerClass>,
+  ): { server: AnyDatagramServer } & AsyncDisposable;
   client(server: AnyDatagramServer, options?: { bound?: boolean }): Promise<DatagramClient>;
 }
 
@@ -54,8 +71,9 @@ function udp(name: string, host: string): DatagramTransport {
     name,
     unix: false,
     maxSize: 65_507,
-    create(Handler, options) {
-      const server = new UDPServer({ host, port: 0 }, Handler as never, options);
+    create(Handler, options, extend = (Base) => Base) {
+      const Server = extend(UDPServer as unknown as DatagramServerClass);
+      const server = new Server({ host, port: 0 }, Handler, options) as UDPServer;
       return { server, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
     },
     async client(server) {
@@ -84,10 +102,11 @@ function unix(name: string, abstract: boolean): DatagramTransport {
     name,
     unix: true,
     maxSize: 200 * 1024,
-    create(Handler, options) {
+    create(Handler, options, extend) {
       const dir = tempDir();
       const path = abstract ? `\0sockserve-dgram-${process.pid}-${counter++}` : dir.file(`d${counter++}.sock`);
-      const server = new UnixDatagramServer(path, Handler as never, options);
+      const Server = (extend ?? ((Base) => Base))(UnixDatagramServer as unknown as DatagramServerClass);
+      const server = new Server(path, Handler, options) as unknown as UnixDatagramServer;
       return {
         server,
         [Symbol.asyncDispose]: async () => {

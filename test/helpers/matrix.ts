@@ -17,20 +17,35 @@ import { tempDir } from './net.js';
 
 export type AnyStreamServer = StreamServer<ClientAddress, InetAddress | string>;
 
+/**
+ * A stream server class, as the transport's own or a test's subclass of it (typed as TCP's, which
+ * has every hook a test overrides; Unix stream servers have the same hooks).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the mixin pattern needs any[]
+export type StreamServerClass = new (...args: any[]) => TCPServer;
+
+/**
+ * Overrides hooks the way users do: by subclassing the server class, e.g.
+ * `(Base) => class extends Base { override verifyRequest() { return false; } }`.
+ */
+export type Extend<Class> = (Base: Class) => Class;
+
 export interface TransportCase {
   name: string;
   /** Creates a server on a fresh address; `dispose` cleans up what the address needed. */
   create(
     Handler: RequestHandlerClass<net.Socket, never>,
     options?: StreamServerOptions,
+    extend?: Extend<StreamServerClass>,
   ): { server: AnyStreamServer } & AsyncDisposable;
 }
 
 function tcp(name: string, host: string): TransportCase {
   return {
     name,
-    create(Handler, options) {
-      const server = new TCPServer({ host, port: 0 }, Handler as never, options) as unknown as AnyStreamServer;
+    create(Handler, options, extend = (Base) => Base) {
+      const Server = extend(TCPServer as unknown as StreamServerClass);
+      const server = new Server({ host, port: 0 }, Handler, options) as unknown as AnyStreamServer;
       return { server, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
     },
   };
@@ -42,9 +57,10 @@ function unix(name: string, abstract: boolean): TransportCase {
     abstract ? `\0sockserve-test-${process.pid}-${Date.now()}-${counter++}` : dir.file(`s${counter++}.sock`);
   return {
     name,
-    create(Handler, options) {
+    create(Handler, options, extend = (Base) => Base) {
       const dir = tempDir();
-      const server = new UnixStreamServer(makePath(dir), Handler as never, options) as unknown as AnyStreamServer;
+      const Server = extend(UnixStreamServer as unknown as StreamServerClass);
+      const server = new Server(makePath(dir), Handler, options) as unknown as AnyStreamServer;
       return {
         server,
         [Symbol.asyncDispose]: async () => {

@@ -3,11 +3,12 @@
  * transport under every concurrency strategy, the worker pool included. The handlers are the same
  * classes under each strategy (from a fixture module that pool workers import too).
  */
+import type net from 'node:net';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { RequestAbortedError, StreamRequestHandler, type StreamServerOptions } from 'sockserve';
 import * as handlers from '../../../test/fixtures/conformance_handlers.js';
 import { Clients, connect, exchange, gate, readAll, readLine, until } from '../../../test/helpers/net.js';
-import { strategies, transports } from '../../../test/helpers/matrix.js';
+import { strategies, transports, type Extend, type StreamServerClass } from '../../../test/helpers/matrix.js';
 
 const { stats } = handlers;
 
@@ -15,12 +16,12 @@ describe.each(transports)('$name', (transport) => {
   describe.each(strategies)('$name', (strategy) => {
     beforeEach(() => handlers.resetStats());
 
-    function make(Handler: new (...args: never[]) => unknown, options: StreamServerOptions = {}) {
-      return transport.create(Handler as never, { logger: false, concurrency: strategy.create(), ...options });
+    function make(Handler: new (...args: never[]) => unknown, options: StreamServerOptions = {}, extend?: Extend<StreamServerClass>) {
+      return transport.create(Handler as never, { logger: false, concurrency: strategy.create(), ...options }, extend);
     }
 
-    async function serving(Handler: new (...args: never[]) => unknown, options: StreamServerOptions = {}) {
-      const fixture = make(Handler, options);
+    async function serving(Handler: new (...args: never[]) => unknown, options: StreamServerOptions = {}, extend?: Extend<StreamServerClass>) {
+      const fixture = make(Handler, options, extend);
       await fixture.server.listen();
       void fixture.server.serveForever();
       return fixture;
@@ -52,10 +53,13 @@ describe.each(transports)('$name', (transport) => {
 
     test('a throwing handler reaches handleError once, and serving goes on', async () => {
       const errors: unknown[] = [];
-      await using fixture = await serving(handlers.Throwing);
-      fixture.server.handleError = (_request, _client, error) => {
-        errors.push(error);
-      };
+      await using fixture = await serving(handlers.Throwing, {}, (Base) =>
+        class extends Base {
+          override handleError(_request: unknown, _client: unknown, error: unknown): void {
+            errors.push(error);
+          }
+        },
+      );
       expect((await exchange(fixture.server, 'fail\n')).toString()).toBe('');
       expect((await exchange(fixture.server, 'fine\n')).toString()).toBe('ok fine\n');
       await until(() => errors.length > 0);
@@ -65,14 +69,18 @@ describe.each(transports)('$name', (transport) => {
 
     test('verifyRequest false closes the request without a handler; shutdownRequest runs once', async () => {
       const shutdowns: unknown[] = [];
-      await using fixture = make(handlers.Hello);
+      await using fixture = make(handlers.Hello, {}, (Base) =>
+        class extends Base {
+          override verifyRequest(): boolean {
+            return false;
+          }
+          override async shutdownRequest(request: net.Socket): Promise<void> {
+            shutdowns.push(request);
+            await super.shutdownRequest(request);
+          }
+        },
+      );
       const { server } = fixture;
-      server.verifyRequest = () => false;
-      const shutdownRequest = server.shutdownRequest.bind(server);
-      server.shutdownRequest = async (request) => {
-        shutdowns.push(request);
-        await shutdownRequest(request);
-      };
       await server.listen();
       void server.serveForever();
       expect((await exchange(server, 'hi\n')).length).toBe(0);

@@ -3,12 +3,13 @@
  * datagram servers under every concurrency strategy, the worker pool (relaying datagrams, its
  * default) included. The handlers come from a fixture module that pool workers import too.
  */
+import type dgram from 'node:dgram';
 import { beforeEach, describe, expect, test } from 'vitest';
 import type { DatagramServerOptions } from 'sockserve';
 import * as handlers from '../../../test/fixtures/conformance_handlers.js';
-import { datagramTransports } from '../../../test/helpers/datagram.js';
+import { datagramTransports, type DatagramServerClass } from '../../../test/helpers/datagram.js';
 import { gate } from '../../../test/helpers/net.js';
-import { strategies } from '../../../test/helpers/matrix.js';
+import { strategies, type Extend } from '../../../test/helpers/matrix.js';
 
 const { Echo, stats } = handlers;
 
@@ -16,12 +17,12 @@ describe.each(datagramTransports)('$name', (transport) => {
   describe.each(strategies)('$name', (strategy) => {
     beforeEach(() => handlers.resetStats());
 
-    function make(Handler: new (...args: never[]) => unknown, options: DatagramServerOptions = {}) {
-      return transport.create(Handler as never, { logger: false, concurrency: strategy.create(), ...options });
+    function make(Handler: new (...args: never[]) => unknown, options: DatagramServerOptions = {}, extend?: Extend<DatagramServerClass>) {
+      return transport.create(Handler as never, { logger: false, concurrency: strategy.create(), ...options }, extend);
     }
 
-    async function serving(Handler: new (...args: never[]) => unknown, options: DatagramServerOptions = {}) {
-      const fixture = make(Handler, options);
+    async function serving(Handler: new (...args: never[]) => unknown, options: DatagramServerOptions = {}, extend?: Extend<DatagramServerClass>) {
+      const fixture = make(Handler, options, extend);
       await fixture.server.listen();
       void fixture.server.serveForever();
       return fixture;
@@ -45,10 +46,13 @@ describe.each(datagramTransports)('$name', (transport) => {
 
     test('a throwing handler reaches handleError once, and serving goes on', async () => {
       const errors: unknown[] = [];
-      await using fixture = await serving(handlers.ThrowingDatagram);
-      fixture.server.handleError = (_request: unknown, _client: unknown, error: unknown) => {
-        errors.push(error);
-      };
+      await using fixture = await serving(handlers.ThrowingDatagram, {}, (Base) =>
+        class extends Base {
+          override handleError(_request: unknown, _client: unknown, error: unknown): void {
+            errors.push(error);
+          }
+        },
+      );
       await using client = await transport.client(fixture.server);
       await client.send('fail');
       await client.send('fine');
@@ -60,15 +64,19 @@ describe.each(datagramTransports)('$name', (transport) => {
     });
 
     test('verifyRequest false: no handler, no reply, shutdownRequest once', async () => {
-      await using fixture = await serving(handlers.CountingEcho);
-      const { server } = fixture;
       const shutdowns: unknown[] = [];
-      server.verifyRequest = (request: [Buffer, unknown]) => request[0].toString() !== 'refuse';
-      const shutdownRequest = server.shutdownRequest.bind(server) as (request: unknown) => Promise<void>;
-      server.shutdownRequest = async (request: never) => {
-        shutdowns.push(request);
-        await shutdownRequest(request);
-      };
+      await using fixture = await serving(handlers.CountingEcho, {}, (Base) =>
+        class extends Base {
+          override verifyRequest(request: [Buffer, dgram.Socket]): boolean {
+            return request[0].toString() !== 'refuse';
+          }
+          override async shutdownRequest(request: [Buffer, dgram.Socket]): Promise<void> {
+            shutdowns.push(request);
+            await super.shutdownRequest(request);
+          }
+        },
+      );
+      const { server } = fixture;
       await using client = await transport.client(server);
       await client.send('refuse');
       await client.send('accept');

@@ -129,9 +129,13 @@ describe('UDP errors', () => {
         await this.wfile.write(this.packet.toString() === 'huge' ? Buffer.alloc(70_000) : this.packet);
       }
     }
-    await using server = new UDPServer({ host: '127.0.0.1', port: 0 }, Huge, { logger: false });
     const failed = gate<[unknown, unknown, unknown]>();
-    server.handleError = (request, client, error) => failed.open([request, client, error]);
+    class Reporting extends UDPServer {
+      override handleError(request: unknown, client: unknown, error: unknown): void {
+        failed.open([request, client, error]);
+      }
+    }
+    await using server = new Reporting({ host: '127.0.0.1', port: 0 }, Huge, { logger: false });
     await server.listen();
     void server.serveForever();
     const client = dgram.createSocket('udp4');

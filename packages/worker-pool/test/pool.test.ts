@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type dgram from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,9 +7,9 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { StreamRequestHandler, WorkerCrashedError, WorkerPoolStrategy, WorkerStartError, type StreamServerOptions } from 'sockserve';
-import { datagramTransports } from '../../../test/helpers/datagram.js';
+import { datagramTransports, type DatagramServerClass } from '../../../test/helpers/datagram.js';
 import { memoryLogger } from '../../../test/helpers/log.js';
-import { transports } from '../../../test/helpers/matrix.js';
+import { transports, type Extend, type StreamServerClass } from '../../../test/helpers/matrix.js';
 import { Clients, exchange, gate, readAll, readLine, until } from '../../../test/helpers/net.js';
 
 const fixtures = new URL('./fixtures/handlers.js', import.meta.url);
@@ -36,9 +37,9 @@ async function ask(socket: net.Socket, line: string): Promise<string> {
 }
 
 describe.each(transports)('WorkerPoolStrategy over $name', (transport) => {
-  async function serving(options: StreamServerOptions = {}) {
+  async function serving(options: StreamServerOptions = {}, extend?: Extend<StreamServerClass>) {
     const { PoolEcho } = await import(fixtures.href);
-    const fixture = transport.create(PoolEcho as never, { logger: false, concurrency: pool(), ...options });
+    const fixture = transport.create(PoolEcho as never, { logger: false, concurrency: pool(), ...options }, extend);
     await fixture.server.listen();
     void fixture.server.serveForever();
     return fixture;
@@ -55,11 +56,14 @@ describe.each(transports)('WorkerPoolStrategy over $name', (transport) => {
   });
 
   test("a worker's error reaches the parent's handleError, rebuilt with message, code and stack", async () => {
-    await using fixture = await serving();
     const errors: unknown[] = [];
-    fixture.server.handleError = (_request: unknown, _client: unknown, error: unknown) => {
-      errors.push(error);
-    };
+    await using fixture = await serving({}, (Base) =>
+      class extends Base {
+        override handleError(_request: unknown, _client: unknown, error: unknown): void {
+          errors.push(error);
+        }
+      },
+    );
     await exchange(fixture.server, 'fail\n');
     expect((await exchange(fixture.server, 'still\n')).toString()).toBe('still\n');
     expect(errors).toHaveLength(1);
@@ -68,18 +72,21 @@ describe.each(transports)('WorkerPoolStrategy over $name', (transport) => {
   });
 
   test("a handler's error reaches the parent's handleError before the connection closes", async () => {
-    await using fixture = await serving();
+    let closed = false;
+    const seen = gate<boolean>();
+    await using fixture = await serving({}, (Base) =>
+      class extends Base {
+        override async handleError(): Promise<void> {
+          // Long enough for a close made by the worker to reach the client.
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          seen.open(closed);
+        }
+      },
+    );
     await using clients = new Clients();
     const client = await clients.connect(fixture.server);
-    let closed = false;
     const all = readAll(client);
     client.once('end', () => (closed = true));
-    const seen = gate<boolean>();
-    fixture.server.handleError = async () => {
-      // Long enough for a close made by the worker to reach the client.
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      seen.open(closed);
-    };
     client.write('fail\n');
     expect(await seen.promise).toBe(false);
     await all;
@@ -87,12 +94,15 @@ describe.each(transports)('WorkerPoolStrategy over $name', (transport) => {
   });
 
   test('verifyRequest runs in the parent, before any handoff', async () => {
-    await using fixture = await serving();
     let verified = 0;
-    fixture.server.verifyRequest = () => {
-      verified++;
-      return verified > 1;
-    };
+    await using fixture = await serving({}, (Base) =>
+      class extends Base {
+        override verifyRequest(): boolean {
+          verified++;
+          return verified > 1;
+        }
+      },
+    );
     expect((await exchange(fixture.server, 'refused\n')).length).toBe(0);
     expect((await exchange(fixture.server, 'accepted\n')).toString()).toBe('accepted\n');
   });
@@ -196,14 +206,18 @@ const datagramModes = datagramTransports.flatMap((transport) =>
 );
 
 describe.each(datagramModes)('WorkerPoolStrategy over $name', ({ transport, datagrams }) => {
-  async function serving(options: { workers?: number; maxDatagramSize?: number } = {}) {
+  async function serving(options: { workers?: number; maxDatagramSize?: number } = {}, extend?: Extend<DatagramServerClass>) {
     const { PoolUpper } = await import(fixtures.href);
     const { workers = 2, ...serverOptions } = options;
-    const fixture = transport.create(PoolUpper as never, {
-      logger: false,
-      concurrency: pool({ datagrams, workers }),
-      ...serverOptions,
-    });
+    const fixture = transport.create(
+      PoolUpper as never,
+      {
+        logger: false,
+        concurrency: pool({ datagrams, workers }),
+        ...serverOptions,
+      },
+      extend,
+    );
     await fixture.server.listen();
     void fixture.server.serveForever();
     return fixture;
@@ -301,8 +315,13 @@ describe.each(datagramModes)('WorkerPoolStrategy over $name', ({ transport, data
 
   if (datagrams === 'relay') {
     test('verifyRequest runs in the parent', async () => {
-      await using fixture = await serving();
-      fixture.server.verifyRequest = ([packet]: [Buffer, unknown]) => packet.toString() !== 'refused';
+      await using fixture = await serving({}, (Base) =>
+        class extends Base {
+          override verifyRequest([packet]: [Buffer, dgram.Socket]): boolean {
+            return packet.toString() !== 'refused';
+          }
+        },
+      );
       await using client = await transport.client(fixture.server);
       await client.send('refused');
       await client.send('accepted');
@@ -312,8 +331,13 @@ describe.each(datagramModes)('WorkerPoolStrategy over $name', ({ transport, data
     test('a server that overrides verifyRequest is refused at listen(), which leaves nothing behind', async () => {
       const { PoolUpper } = await import(fixtures.href);
       const strategy = pool({ datagrams });
-      await using fixture = transport.create(PoolUpper as never, { logger: false, concurrency: strategy });
-      fixture.server.verifyRequest = () => true;
+      await using fixture = transport.create(PoolUpper as never, { logger: false, concurrency: strategy }, (Base) =>
+        class extends Base {
+          override verifyRequest(): boolean {
+            return true;
+          }
+        },
+      );
       await expect(fixture.server.listen()).rejects.toMatchObject({ code: 'ERR_SOCKSERVE_INVALID_ARGUMENT', message: /datagrams: 'relay'/ });
       expect(strategy.pids).toEqual([]);
     });
