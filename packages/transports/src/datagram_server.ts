@@ -101,6 +101,14 @@ export abstract class DatagramServer<
     this._accept([packet, socket], clientAddress);
   }
 
+  /** Transports call this for a datagram that did not fit their receive buffer (`bufferSize`). */
+  protected _receiveTruncated(size: number, clientAddress: Address, bufferSize: number): void {
+    this._dropped(
+      { reason: 'truncated', clientAddress, size },
+      `Dropped a datagram of ${size} bytes: larger than the receive buffer (bufferSize ${bufferSize})`,
+    );
+  }
+
   protected override _destroyRequest(request: DatagramRequest<Socket>): void {
     this.#aborted.add(request);
   }

@@ -162,12 +162,7 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
       throw toListenError(error, described);
     }
     socket.on('message', (packet, sender) => this._receive(packet, { path: sender }, socket));
-    socket.on('truncated', (size, sender) =>
-      this._dropped(
-        { reason: 'truncated', clientAddress: { path: sender }, size },
-        `Dropped a datagram of ${size} bytes: larger than the receive buffer (bufferSize ${this.#options.bufferSize})`,
-      ),
-    );
+    socket.on('truncated', (size, sender) => this._receiveTruncated(size, { path: sender }, this.#options.bufferSize!));
     socket.on('error', (error) => this._serverError(error));
     this.#socket = socket;
   }

@@ -199,12 +199,8 @@ export class WorkerDatagramServer extends DatagramServer<ClientAddress, InetAddr
       close: () => socket.close(),
     };
     socket.on('message', (packet, sender) => this._receive(packet, { path: sender }, shared));
-    socket.on('truncated', (size, sender) =>
-      this._dropped(
-        { reason: 'truncated', clientAddress: { path: sender }, size },
-        `Dropped a datagram of ${size} bytes: larger than the receive buffer (bufferSize ${options.bufferSize ?? 262_144})`,
-      ),
-    );
+    // The parent's server set bufferSize (its default included) in the options it lends.
+    socket.on('truncated', (size, sender) => this._receiveTruncated(size, { path: sender }, options.bufferSize!));
     socket.on('error', (error) => this.log.error({ err: error }, 'Shared datagram socket error'));
     this.#shared = shared;
   }
