@@ -33,7 +33,10 @@ export interface TCPAddress {
  * ```
  */
 export interface TCPServerOptions extends StreamServerOptions {
-  /** Set `TCP_NODELAY` on every connection. Default: false. */
+  /**
+   * Set `TCP_NODELAY` (Nagle's algorithm off) on every connection as it is accepted. Default:
+   * true. Handlers apply their own `disableNagleAlgorithm` on top (true by default too).
+   */
   noDelay?: boolean;
   /** Enable TCP keep-alive on every connection; a number sets the initial delay in ms. Default: false. */
   keepAlive?: boolean | number;
@@ -97,7 +100,7 @@ export class TCPServer extends StreamServer<InetAddress, InetAddress> {
   }
 
   protected override _serverOptions(): net.ServerOpts {
-    const { noDelay = false, keepAlive = false } = this.#options;
+    const { noDelay = true, keepAlive = false } = this.#options;
     return {
       noDelay,
       keepAlive: keepAlive !== false,
