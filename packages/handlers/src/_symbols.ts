@@ -4,8 +4,16 @@
  * @module
  */
 
-/** How many chunks a `StreamReader` has received: a writer answering them batches per chunk. */
-export const kReceived: unique symbol = Symbol('sockserve.received') as never;
+/**
+ * The writer answering a `StreamReader`'s input: the reader flushes it (see {@link Flushable})
+ * whenever a read has to wait for data, so replies to one input chunk leave in one write.
+ */
+export const kOutput: unique symbol = Symbol('sockserve.output') as never;
+
+/** What a reader calls before it waits for input: send what was written meanwhile. */
+export interface Flushable {
+  flush(): void;
+}
 
 /** The `StreamReader` of a source: its shared listeners find the reader through it. */
 export const kReader: unique symbol = Symbol('sockserve.reader') as never;

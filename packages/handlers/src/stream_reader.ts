@@ -11,7 +11,7 @@ import {
   LimitExceededError,
   TimeoutError,
 } from '@sockserve/core';
-import { kPipe, kReader, kReceived, type ChunkConsumer, type ReaderPipe } from './_symbols.js';
+import { kOutput, kPipe, kReader, type ChunkConsumer, type Flushable, type ReaderPipe } from './_symbols.js';
 
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = Buffer.from('\n');
@@ -526,6 +526,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
       return Promise.reject(error);
     }
     if (result !== undefined) return Promise.resolve(result);
+    // The handler waits for input: what it wrote in answer to the last input goes out now, in
+    // one write (the peer may be waiting for it before it sends more).
+    this[kOutput]?.flush();
     // The reader's own executor keeps the resolving functions: no closure per waiting read.
     const promise = new Promise<T>((this.#capture ??= this.#captureResolvers.bind(this)) as Executor<T>);
     this.#pending = attempt;
@@ -632,11 +635,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
     this[kReader]!.#onTimeout();
   }
 
-  /** Chunks received so far (see `StreamWriterOptions.input`). */
-  [kReceived] = 0;
+  /** The writer answering this input (see `StreamWriterOptions.input`): flushed when a read waits. */
+  [kOutput]: Flushable | undefined = undefined;
 
   #onData(chunk: Buffer | string): void {
-    this[kReceived]++;
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (this.#start === this.#end) {
       this.#buf = data;

@@ -5,7 +5,7 @@
  */
 import type { Writable } from 'node:stream';
 import { ConnectionClosedError } from '@sockserve/core';
-import { kPipe, kReceived, type ReaderPipe } from './_symbols.js';
+import { kOutput, kPipe, type Flushable, type ReaderPipe } from './_symbols.js';
 import { StreamReader } from './stream_reader.js';
 
 /**
@@ -19,9 +19,9 @@ import { StreamReader } from './stream_reader.js';
  */
 export interface StreamWriterOptions {
   /**
-   * The reader of the same connection. Writes that answer one chunk of its input go out together;
-   * without it, writes made in one tick of the event loop do (which costs a `process.nextTick`
-   * per tick). `StreamRequestHandler` passes its `rfile`.
+   * The reader of the same connection. What is written in answer to its input goes out when a
+   * read has to wait for more input (or at the end of the tick, whichever comes first), so the
+   * replies to one input chunk leave in one system call. `StreamRequestHandler` passes its `rfile`.
    */
   input?: StreamReader;
 }
@@ -30,8 +30,10 @@ export interface StreamWriterOptions {
  * Writes to a socket with backpressure. `write()` hands data to the socket at once (there is
  * nothing to flush) and resolves with the byte count; it waits for the socket to drain only when
  * the socket's buffer is over its high-water mark, so a fast writer cannot outrun a slow peer.
- * Writes that answer one chunk of input (see {@link StreamWriterOptions.input}), or that are made
- * in one tick of the event loop, go out together, in one system call.
+ * Everything written while handling one chunk of input leaves in one system call: writes are held
+ * (corked) until the handler waits for more input (see {@link StreamWriterOptions.input}), or
+ * for anything else (at the end of the tick), so pipelined requests get their replies in one
+ * write and never wait for a delayed ACK, whatever Nagle's algorithm does.
  * Everything written before the handler's `finish()` returns reaches the peer: the server
  * half-closes only after the socket's buffer has been flushed.
  *
@@ -49,23 +51,35 @@ export interface StreamWriterOptions {
  * }
  * ```
  */
-export class StreamWriter {
+export class StreamWriter implements Flushable {
   /** The socket written to. */
   readonly #sink: Writable;
-  /** The reader of the same connection: writes answering one of its chunks are batched. */
+  /** The reader of the same connection, whose buffered input says whether more replies will follow. */
   readonly #input: StreamReader | undefined;
   /** Bytes written since this writer last let the event loop run. */
   #burst = 0;
-  /** The socket is corked until the current tick ends. */
+  /** The socket is corked: writes are held until flush() (the reader waits, or the tick ends). */
   #corked = false;
-  /** The input chunk (or tick) of this writer's last write. */
-  #tick = -1;
-  /** Uncorks at the end of the tick; created on the first batch (a writer that writes once per tick never needs it). */
-  #uncork: (() => void) | undefined;
 
   constructor(sink: Writable, options: StreamWriterOptions = {}) {
     this.#sink = sink;
     this.#input = options.input;
+    if (options.input !== undefined) options.input[kOutput] = this;
+  }
+
+  /**
+   * Sends what is held now. The reader calls it when a read waits for input; the end of the tick
+   * calls it otherwise. Applications do not need it: every write is sent without it.
+   *
+   * @example
+   * ```ts
+   * this.wfile.flush(); // before a long computation, say
+   * ```
+   */
+  flush(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#sink.uncork();
   }
 
   /** Bytes handed to the socket and not yet sent to the kernel. */
@@ -92,19 +106,24 @@ export class StreamWriter {
     if (this.closed) return Promise.reject(this.#closedError());
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     this.#burst += length;
-    if (this.#put(data)) return Promise.resolve(this.#pause(length));
+    if (this.#put(data, true)) return Promise.resolve(this.#pause(length));
     return this.#drain().then(() => this.#pause(length));
   }
 
   /**
-   * Writes one chunk to an open socket, batched with the others that answer the same input;
-   * false when the socket is over its high-water mark (wait for 'drain' before the next). Every
-   * way of writing goes through here.
+   * Writes one chunk to an open socket; false when the socket is over its high-water mark (wait
+   * for 'drain' before the next). Every way of writing goes through here. With `hold`, the chunk
+   * is held with the others written before the handler next waits (see #batch), when more are
+   * likely: the input still holds unread requests (pipelining), or writes are held already. A
+   * reply to the last request of a chunk that nothing was held for goes out at once, with no
+   * batching cost (an echo writes once per chunk). A full buffer goes out at once.
    */
-  #put(chunk: string | Uint8Array): boolean {
-    if (!this.#corked) this.#batch();
+  #put(chunk: string | Uint8Array, hold: boolean): boolean {
+    if (hold && !this.#corked && (this.#input === undefined || this.#input.buffered > 0)) this.#batch();
     const sink = this.#sink;
-    return sink.write(chunk) || !overHighWaterMark(sink);
+    if (sink.write(chunk) || !overHighWaterMark(sink)) return true;
+    this.flush();
+    return !overHighWaterMark(sink);
   }
 
   /**
@@ -120,23 +139,17 @@ export class StreamWriter {
   }
 
   /**
-   * Batches writes that answer one chunk of input (or, without a reader, that are made in one
-   * tick): the first goes out at once (an echo writes once per chunk and gains nothing from
-   * waiting), a second one corks the socket until the tick ends, so a handler that replies to
-   * many buffered lines makes two system calls, not one per line.
+   * Holds writes until the handler waits: corks the socket, and makes sure the end of the tick
+   * flushes it if the reader did not first (one `nextTick` per tick for all writers).
    */
   #batch(): void {
-    const tick = this.#input === undefined ? currentTick() : this.#input[kReceived];
-    if (this.#tick !== tick) {
-      this.#tick = tick;
-      return;
-    }
     this.#corked = true;
     this.#sink.cork();
-    process.nextTick((this.#uncork ??= () => {
-      this.#corked = false;
-      this.#sink.uncork();
-    }));
+    corked.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      process.nextTick(flushCorked);
+    }
   }
 
   /**
@@ -208,7 +221,8 @@ export class StreamWriter {
       write: (chunk: Buffer): boolean => {
         if (this.closed) throw this.#closedError();
         total += chunk.length;
-        if (this.#put(chunk)) return true;
+        // One write per chunk from the socket's data callback: nothing to hold it for.
+        if (this.#put(chunk, false)) return true;
         // Asynchronous: the pipe exists by then (the first chunks may arrive while it starts).
         this.#drain().then(
           () => pipe!.resume(),
@@ -228,7 +242,7 @@ export class StreamWriter {
       const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
       total += length;
       this.#burst += length;
-      if (!this.#put(chunk)) await this.#drain();
+      if (!this.#put(chunk, true)) await this.#drain();
       if (this.#burst >= YIELD_EVERY_BYTES) await this.#pause(length);
     }
     return total;
@@ -288,20 +302,15 @@ export class StreamWriter {
   }
 }
 
-/** Counts ticks of the event loop, lazily: one `nextTick` per tick in which something was written. */
-let tickCount = 0;
-let tickPending = false;
-const nextTickCount = (): void => {
-  tickCount++;
-  tickPending = false;
-};
+/** Writers corked in this tick, flushed at its end (those whose reader waited are flushed already). */
+let corked: StreamWriter[] = [];
+let flushScheduled = false;
 
-function currentTick(): number {
-  if (!tickPending) {
-    tickPending = true;
-    process.nextTick(nextTickCount);
-  }
-  return tickCount;
+function flushCorked(): void {
+  const writers = corked;
+  corked = [];
+  flushScheduled = false;
+  for (const writer of writers) writer.flush();
 }
 
 /** How many bytes a writer may hand over without waiting before it lets other work run. */

@@ -253,3 +253,45 @@ describe('pipeFrom(rfile): chunks go from the reader to the socket as they arriv
     await expect(piped).rejects.toBe(failure);
   });
 });
+
+describe('StreamWriter: one write per input chunk', () => {
+  test('the replies to every line of one chunk leave in one write, with or without Nagle', async () => {
+    const { TCPServer, StreamRequestHandler } = await import('sockserve');
+    for (const nagle of [false, true]) {
+      let writes = 0;
+      let chunks = 0;
+      class Pipelined extends StreamRequestHandler {
+        static override disableNagleAlgorithm = !nagle;
+        override setup(): void {
+          super.setup();
+          const socket = this.request as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+          const writeGeneric = socket._writeGeneric;
+          // Count the writes the socket hands to the kernel (one each, as write() or writev()).
+          socket._writeGeneric = function (this: unknown, ...args: unknown[]) {
+            writes++;
+            return writeGeneric.apply(this, args);
+          };
+          this.request.on('data', () => chunks++);
+        }
+        override async handle(): Promise<void> {
+          for await (const line of this.rfile.lines()) await this.wfile.write(`+OK ${line.toString().trim()}\r\n`);
+        }
+      }
+      await using server = new TCPServer({ host: '127.0.0.1', port: 0 }, Pipelined, { logger: false });
+      await server.listen();
+      void server.serveForever();
+      const client = net.connect((server.serverAddress as { port: number }).port, '127.0.0.1');
+      await new Promise((resolve) => client.once('connect', resolve));
+      for (let round = 0; round < 5; round++) {
+        const batch = Array.from({ length: 16 }, (_, i) => `GET key${round}-${i}\n`).join('');
+        const expected = Array.from({ length: 16 }, (_, i) => `+OK GET key${round}-${i}\r\n`).join('');
+        client.write(batch);
+        expect((await readBytes(client, Buffer.byteLength(expected))).toString()).toBe(expected);
+      }
+      client.end();
+      await new Promise((resolve) => client.once('close', resolve));
+      expect(chunks).toBeGreaterThanOrEqual(5);
+      expect(writes).toBe(chunks); // 16 replies per chunk, one write each time
+    }
+  });
+});
