@@ -597,7 +597,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const start = this.#start;
     const end = this.#end;
     const from = Math.max(start, this.#scanned);
-    const found = end - from >= sep.length ? this.#buf.indexOf(sep, from) : -1;
+    // A one-byte separator (a newline) is searched for as a number: no Buffer to compare with.
+    const found = end - from < sep.length ? -1 : sep.length === 1 ? this.#buf.indexOf(sep[0]!, from) : this.#buf.indexOf(sep, from);
     if (found !== -1 && found + sep.length <= end) {
       const frameEnd = found + sep.length;
       if (frameEnd - start > limit) throw new LimitExceededError(limit, sep === NEWLINE ? 'line' : 'frame');
