@@ -51,7 +51,7 @@ export type ClientAddress = InetAddress | UnixAddress;
 
 /**
  * What a request handler sees of its server. A `BaseServer` is one; inside a worker of a worker
- * pool it is a stand-in with these same members.
+ * pool it is the worker's own server, which has these same members.
  *
  * @example
  * ```ts

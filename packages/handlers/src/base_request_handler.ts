@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
  *
  * The type parameters name the request, the client address and the server: a handler that is
  * only used with `CounterServer` declares it as its third, and `this.server` is a
- * `CounterServer` without a cast. (Under a worker pool `this.server` is a stand-in with
+ * `CounterServer` without a cast. (Under a worker pool `this.server` is the worker's own server, with
  * `serverAddress`, `log` and `shutdown()` only: keep to those in handlers that run there.)
  *
  * @example
@@ -37,8 +37,8 @@ export class BaseRequestHandler<Request = unknown, Address = ClientAddress, Serv
   /** The peer's address. */
   readonly clientAddress: Address;
   /**
-   * The server, typed as the handler's `Server` parameter (inside a worker of a worker pool: a
-   * stand-in with `serverAddress`, `log` and `shutdown()`).
+   * The server, typed as the handler's `Server` parameter (inside a worker of a worker pool: the
+   * worker's own server; rely on `serverAddress`, `log` and `shutdown()` there).
    */
   readonly server: Server;
   /** Per-request values from the server, when it provides them. */

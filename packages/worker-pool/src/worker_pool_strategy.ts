@@ -98,8 +98,9 @@ const MAX_BACKOFF_MS = 5_000;
  * and reply through it, which takes the parent off the datagram path (see the option for what
  * that gives up).
  *
- * In workers, `this.server` is a stand-in with `serverAddress`, `log` and `shutdown()` (which
- * stops the parent's `serveForever()`). The server subclass's `verifyRequest()` and
+ * In workers, `this.server` is the worker's own server (fed by the parent), not the server
+ * subclass: rely on `serverAddress` (the parent's), `log` and `shutdown()` (which stops the
+ * parent's `serveForever()`). The server subclass's `verifyRequest()` and
  * `handleError()` run in the parent (`handleError()` receives an error rebuilt with the worker's
  * name, message, stack and `code`), and events fire in the parent. Overrides of
  * `processRequest()`, `finishRequest()`, `shutdownRequest()` and `closeRequest()` do not run in
