@@ -3,6 +3,7 @@
 //   node run.js            full run (7 rounds of 1.5 s), writes docs/benchmarks.md and docs/benchmarks.svg
 //   node run.js --quick    about a minute (1 round of 1 s), prints the tables only
 //   node run.js --smoke    a fraction of a second per server, to check the harness works
+// The RESP scenario (resp.js) runs with redis-benchmark when it is installed (not in --smoke).
 //
 // Each server runs in its own process, and so does the load generator, which verifies every
 // byte echoed. Rounds are interleaved (A B C A B C ...) and medians reported, with ratios to the
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chart } from './chart.js';
+import { hasRedisBenchmark, respBenchmark, respTable } from './resp.js';
 
 const { values } = parseArgs({
   options: {
@@ -211,7 +213,18 @@ if (values.only === undefined || values.only.split(',').includes('memory')) {
   );
 }
 
-const checks = targets(results, memory);
+let resp;
+if (mode !== 'smoke' && (values.only === undefined || values.only.split(',').includes('resp'))) {
+  if (hasRedisBenchmark) {
+    resp = await respBenchmark({ rounds: mode === 'full' ? 3 : 1, quick: mode !== 'full', pin });
+    console.log('\nRedis protocol (RESP), redis-benchmark, 50 connections');
+    console.log(respTable(resp).join('\n'));
+  } else {
+    console.log('\nredis-benchmark is not installed (apt-get install redis-tools): the RESP scenario is skipped');
+  }
+}
+
+const checks = targets(results, memory, resp);
 console.log('\nTargets');
 for (const check of checks) console.log(`  ${check.held ? 'held  ' : 'MISSED'} ${check.what}: ${check.value}`);
 
@@ -220,7 +233,7 @@ mkdirSync(here('results'), { recursive: true });
 writeFileSync(here('results/latest.json'), JSON.stringify({ mode, results, memory, checks }, null, 2));
 if (mode === 'full' && values.only === undefined) {
   writeFileSync(here('../docs/benchmarks.svg'), chart(results));
-  writeFileSync(here('../docs/benchmarks.md'), markdown(results, memory, checks));
+  writeFileSync(here('../docs/benchmarks.md'), markdown(results, memory, checks, resp));
   console.log('\nWrote docs/benchmarks.md and docs/benchmarks.svg');
 }
 if (errors > 0) {
@@ -250,8 +263,19 @@ function table(rows) {
   return lines;
 }
 
-function targets(results, memory) {
+function targets(results, memory, resp) {
   const checks = [];
+  for (const [test, floor] of [['get', 0.85], ['set', 0.85], ['mset', 0.75]]) {
+    const r = resp?.find((row) => row.pipeline === 16 && row.test === test && row.server === 'sockserve-resp');
+    if (r === undefined) continue;
+    checks.push({ what: `resp -P 16 ${test} requests/s >= ${floor.toFixed(2)}x raw Node RESP`, value: `${r.ratio.toFixed(2)}x`, held: r.ratio >= floor });
+    checks.push({ what: `resp -P 16 ${test} CPU/request <= 1.2x raw Node RESP`, value: `${r.cpuRatio.toFixed(2)}x`, held: r.cpuRatio <= 1.2 });
+  }
+  for (const test of ['ping_mbulk', 'set', 'get', 'incr', 'mset']) {
+    const at = (pipeline) => resp?.find((row) => row.pipeline === pipeline && row.test === test && row.server === 'sockserve-resp');
+    const [p16, p1] = [at(16), at(1)];
+    if (p16 && p1) checks.push({ what: `resp ${test}: -P 16 not slower than -P 1`, value: `${Math.round(p16.rps)} vs ${Math.round(p1.rps)}`, held: p16.rps >= p1.rps });
+  }
   const row = (id, server) => results.find((scenario) => scenario.id === id)?.rows.find((r) => r.server === server);
   for (const id of ['tcp-1k', 'tcp-16k', 'tcp-64b', 'unix-1k']) {
     for (const server of ['sockserve-iter', 'sockserve-pipe']) {
@@ -273,7 +297,7 @@ function targets(results, memory) {
   return checks;
 }
 
-function markdown(results, memory, checks) {
+function markdown(results, memory, checks, resp) {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const out = [
     '# Benchmarks',
@@ -318,6 +342,20 @@ function markdown(results, memory, checks) {
           `| ${name} | ${(m.before / 2 ** 20).toFixed(1)} MiB | ${(m.after / 2 ** 20).toFixed(1)} MiB | ` +
           `${kb(m.perConnection)} (${(m.perConnection / memory.raw.perConnection).toFixed(2)}x) |`,
       ),
+      '',
+    );
+  }
+  if (resp) {
+    out.push(
+      '## Redis protocol (RESP), redis-benchmark, 50 connections',
+      '',
+      '`redis-benchmark -t ping_mbulk,set,get,incr,mset -c 50 -P 16` (and `-P 1`, no pipelining), pinned like the rest, ' +
+        'against: `examples/resp` (sockserve-resp: a `readline()`/`readExactly()` per frame and a `write()` per reply, with ' +
+        "the defaults a user gets), a raw Node RESP server with a hand-written parser and one write per input chunk " +
+        '(raw-resp, the base of the ratios), and redis-server when it is installed. Medians of 3 interleaved rounds; a new ' +
+        'server process per run.',
+      '',
+      ...respTable(resp),
       '',
     );
   }
