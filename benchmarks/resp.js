@@ -4,6 +4,7 @@
 //   node resp.js [--quick]     prints the table; run.js includes it in docs/benchmarks.md
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
@@ -18,10 +19,20 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** A port nobody listens on right now. */
+function freePort() {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 async function start(server, pin) {
   const [file, ...args] =
     server === 'redis-server'
-      ? [...pin, 'redis-server', '--port', '0', '--save', '', '--appendonly', 'no', '--port', String(20_000 + Math.floor(Math.random() * 20_000))]
+      ? [...pin, 'redis-server', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--port', String(await freePort())]
       : [...pin, process.execPath, here('resp_servers.js'), server === 'raw-resp' ? 'raw' : 'sockserve'];
   const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   if (server === 'redis-server') {
@@ -32,7 +43,7 @@ async function start(server, pin) {
         out += chunk;
         if (out.includes('Ready to accept connections')) resolve();
       });
-      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
+      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out.split('\n').slice(-3).join(' ')}`)));
     });
     return { child, port, pid: child.pid };
   }
