@@ -360,6 +360,20 @@ describe('WorkerPoolStrategy lifecycle', () => {
     const error = await fixture.server.listen().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkerStartError);
     expect((error as Error).message).toContain('no export named `Missing`');
+    expect((error as Error).message).toContain('`exportName`');
+    expect((error as Error).message).toMatch(/for example `exportName: 'Pool\w+'`/);
+  });
+
+  test('a handler class without a name is refused at listen(), suggesting exportName', async () => {
+    const { PoolEcho } = await import(fixtures.href);
+    const Anonymous = (() => class extends (PoolEcho as typeof StreamRequestHandler) {})();
+    expect(Anonymous.name).toBe('');
+    const strategy = pool();
+    await using fixture = tcp!.create(Anonymous as never, { logger: false, concurrency: strategy });
+    const error = await fixture.server.listen().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_SOCKSERVE_INVALID_ARGUMENT' });
+    expect((error as Error).message).toContain('exportName');
+    expect(strategy.pids).toEqual([]);
   });
 
   test('a module that cannot be imported fails listen() with WorkerStartError', async () => {
