@@ -27,8 +27,8 @@ export interface StreamWriterOptions {
 }
 
 /**
- * Writes to a socket with backpressure. `write()` hands data to the socket at once (there is
- * nothing to flush) and resolves with the byte count; it waits for the socket to drain only when
+ * Writes to a socket with backpressure. `write()` hands data to the socket (you never need to
+ * flush: what is held goes out by itself, see below) and resolves with the byte count; it waits for the socket to drain only when
  * the socket's buffer is over its high-water mark, so a fast writer cannot outrun a slow peer.
  * Everything written while handling one chunk of input leaves in one system call: writes are held
  * (corked) until the handler waits for more input (see {@link StreamWriterOptions.input}), or
