@@ -228,6 +228,11 @@ export abstract class BaseServer<
    */
   protected _requestClosed(_request: Request): void {}
 
+  /** What the requests of this transport are, for strategies. Default: `undefined` (neither). */
+  protected get _requestKind(): 'stream' | 'datagram' | undefined {
+    return undefined;
+  }
+
   /** Stream transports: ms a connection may linger after its request, for strategies. Default: `undefined`. */
   protected get _lingerTimeout(): number | undefined {
     return undefined;
@@ -708,6 +713,7 @@ export abstract class BaseServer<
       log: this.log,
       shutdown: () => this.shutdown(),
       RequestHandlerClass: this.RequestHandlerClass,
+      requests: this._requestKind,
       overrides: (hook) => (this as unknown as Record<ServerHook, unknown>)[hook] !== base[hook],
       lingerTimeout: this._lingerTimeout,
       shareSocket: () => this._shareSocket(),

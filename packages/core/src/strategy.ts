@@ -60,6 +60,8 @@ export type ServerHook = 'verifyRequest' | 'processRequest' | 'finishRequest' | 
 export interface StrategyHost extends HandlerServer {
   /** The handler class the server was created with. */
   readonly RequestHandlerClass: abstract new (...args: never[]) => unknown;
+  /** What the server's requests are: connections (`'stream'`), datagrams, or neither (`undefined`). */
+  readonly requests: 'stream' | 'datagram' | undefined;
   /** Whether the server's class overrides `hook` (replaces `BaseServer`'s own). */
   overrides(hook: ServerHook): boolean;
   /** ms a stream connection may linger after its request (`lingerTimeout`); `undefined` for datagram servers. */

@@ -41,6 +41,7 @@ describe('StrategyHost', () => {
     expect(host.serverAddress).toEqual(server.serverAddress);
     expect(host.serverAddress).not.toMatchObject({ port: 0 });
     expect(host.lingerTimeout).toBe(750);
+    expect(host.requests).toBe('stream');
     expect(host.overrides('verifyRequest')).toBe(true);
     expect(host.overrides('handleError')).toBe(false);
     expect(host.shareSocket()).toBeUndefined();
@@ -53,6 +54,7 @@ describe('StrategyHost', () => {
     await server.listen();
     const host = strategy.host!;
     expect(host.lingerTimeout).toBeUndefined();
+    expect(host.requests).toBe('datagram');
     expect(host.shareSocket()).toMatchObject({ kind: 'udp', maxDatagramSize: server.maxDatagramSize });
   });
 

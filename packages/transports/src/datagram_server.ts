@@ -79,6 +79,10 @@ export abstract class DatagramServer<
     this.maxDatagramSize = maxDatagramSize;
   }
 
+  protected override get _requestKind(): 'datagram' {
+    return 'datagram';
+  }
+
   /** Lends the bound socket to a strategy that reads it in other processes. */
   protected abstract override _shareSocket(): SharedDatagramSocket;
 

@@ -78,6 +78,10 @@ export abstract class StreamServer<
     this.lingerTimeout = lingerTimeout;
   }
 
+  protected override get _requestKind(): 'stream' {
+    return 'stream';
+  }
+
   protected override get _lingerTimeout(): number {
     return this.lingerTimeout;
   }

@@ -20,7 +20,18 @@ export class ParentLink<Request extends object> {
   /** Woken when the last of the parent's requests is done. */
   #idle: (() => void) | undefined;
 
-  constructor(readonly send: (message: FromWorker, callback?: () => void) => void) {}
+  constructor(
+    readonly send: (message: FromWorker, callback?: () => void) => void,
+    /** Aborts a request in flight (the server's `_abortRequest()`). */
+    readonly abortRequest: (request: Request) => void,
+  ) {}
+
+  /** The parent gave up on request `id`: stop waiting for its report, and abort it. */
+  abort(id: number): void {
+    this.reported(id);
+    const request = this.#requests.get(id);
+    if (request !== undefined) this.abortRequest(request);
+  }
 
   /** Request `id` arrived from the parent. */
   taken(id: number, request: Request): void {

@@ -33,7 +33,7 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
   constructor(Handler: RequestHandlerClass<net.Socket, ClientAddress>, options: WorkerServerOptions) {
     super(Handler, { logger: options.log, lingerTimeout: options.config.lingerTimeout });
     this.#options = options;
-    this.link = new ParentLink(options.send);
+    this.link = new ParentLink(options.send, (request) => this._abortRequest(request));
   }
 
   get serverAddress(): InetAddress | string {
@@ -47,13 +47,6 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
     const socket = new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts);
     this.link.taken(id, socket);
     this._connection(socket, clientAddress);
-  }
-
-  /** The parent gave up on connection `id`. */
-  abort(id: number): void {
-    this.link.reported(id);
-    const socket = this.link.get(id);
-    if (socket !== undefined) this._abortRequest(socket);
   }
 
   /** Stops: the parent's connections get `grace` ms to end after their abort, then the rest closes. */
@@ -128,7 +121,7 @@ export class WorkerDatagramServer extends DatagramServer<ClientAddress, InetAddr
     const limit = options.config.datagrams?.maxDatagramSize ?? 0x7fff_ffff;
     super(Handler, { logger: options.log, maxDatagramSize: limit }, limit);
     this.#options = options;
-    this.link = new ParentLink(options.send);
+    this.link = new ParentLink(options.send, (request) => this._abortRequest(request));
     this.#requestEvents = options.config.datagrams?.requestEvents ?? false;
   }
 
@@ -146,13 +139,6 @@ export class WorkerDatagramServer extends DatagramServer<ClientAddress, InetAddr
     const request: Request = [packet, replyHere ? (this.#shared ?? null) : null];
     this.link.taken(id, request);
     this._accept(request, clientAddress);
-  }
-
-  /** The parent gave up on request `id`. */
-  abort(id: number): void {
-    this.link.reported(id);
-    const request = this.link.get(id);
-    if (request !== undefined) this._abortRequest(request);
   }
 
   /** A datagram the parent read from a socket it held for a moment. */

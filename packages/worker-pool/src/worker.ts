@@ -103,7 +103,7 @@ process.on('message', (message: ToWorker, handle?: unknown) => {
       server.link.reported(message.id);
       break;
     case 'abort':
-      server.abort(message.id);
+      server.link.abort(message.id);
       break;
     case 'share-socket':
       datagrams?.shareUdp(handle as dgram.Socket);

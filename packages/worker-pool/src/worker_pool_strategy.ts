@@ -311,7 +311,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       id,
       module: this.#module,
       exportName: this.#exportName ?? server.RequestHandlerClass.name,
-      kind: server.lingerTimeout === undefined ? 'datagram' : 'stream',
+      kind: server.requests === 'datagram' ? 'datagram' : 'stream',
       serverAddress: server.serverAddress,
       level: server.log.level,
       lingerTimeout: server.lingerTimeout ?? 0,
