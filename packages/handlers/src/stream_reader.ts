@@ -16,6 +16,12 @@ import { kOutput, kPipe, kReader, type ChunkConsumer, type Flushable, type Reade
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = Buffer.from('\n');
 
+/** An iteration step of lines(): wait (undefined), the end (an empty line), or the line. */
+function lineStep(line: Buffer | undefined): IteratorResult<Buffer> | undefined {
+  if (line === undefined) return undefined;
+  return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
+}
+
 /** A separator as bytes; throws for an empty one. */
 function separatorOf(separator: string | Uint8Array): Buffer {
   const sep = typeof separator === 'string' ? Buffer.from(separator) : Buffer.from(separator.buffer, separator.byteOffset, separator.byteLength);
@@ -398,9 +404,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   static #nextLine(this: StreamReader, limit: number): IteratorResult<Buffer> | undefined {
-    const line = this.#takeUntil(NEWLINE, limit, false);
-    if (line === undefined) return undefined;
-    return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
+    return lineStep(this.#takeUntil(NEWLINE, limit, false));
   }
 
   /** A line with its `\n`; EMPTY at a clean end; IncompleteReadError for a final partial line. */
@@ -410,9 +414,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   static #nextWholeLine(this: StreamReader, limit: number): IteratorResult<Buffer> | undefined {
-    const line = StreamReader.#wholeLine.call(this, limit);
-    if (line === undefined) return undefined;
-    return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
+    return lineStep(StreamReader.#wholeLine.call(this, limit));
   }
 
   /** A pipe's attempt: hands over what is buffered; true once the stream has ended. */
