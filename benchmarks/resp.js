@@ -33,7 +33,7 @@ async function start(server, pin) {
   const [file, ...args] =
     server === 'redis-server'
       ? [...pin, 'redis-server', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--port', String(await freePort())]
-      : [...pin, process.execPath, here('resp_servers.js'), server === 'raw-resp' ? 'raw' : 'sockserve'];
+      : [...pin, process.execPath, here('resp_servers.js'), { 'raw-resp': 'raw', 'sockserve-resp': 'sockserve', 'sockserve-resp-await': 'await' }[server]];
   const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   if (server === 'redis-server') {
     const port = args[args.length - 1];
@@ -87,7 +87,7 @@ function bench(port, pid, test, pipeline, requests, pin) {
  * Resolves with rows `{ pipeline, test, server, rps, ratio, cpuPerRequestUs, cpuRatio }`.
  */
 export async function respBenchmark({ rounds = 3, quick = false, pin = [] } = {}) {
-  const servers = ['raw-resp', 'sockserve-resp', ...(hasRedisServer ? ['redis-server'] : [])];
+  const servers = ['raw-resp', 'sockserve-resp', 'sockserve-resp-await', ...(hasRedisServer ? ['redis-server'] : [])];
   const rows = [];
   for (const pipeline of [16, 1]) {
     for (const test of TESTS) {

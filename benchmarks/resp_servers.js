@@ -1,16 +1,39 @@
-// RESP (Redis protocol) servers under test. Usage: node resp_servers.js sockserve|raw
+// RESP (Redis protocol) servers under test. Usage: node resp_servers.js sockserve|await|raw
 // Prints "READY <port> <pid>" once listening.
-//   sockserve: examples/resp, written the idiomatic way (a readline()/readExactly() per frame,
-//              one write() per reply).
+//   sockserve: examples/resp, written the idiomatic way: a frame decoder of try-reads, every
+//              buffered command taken by tryReadFrame() without an await, one write() per reply.
+//   await:     the same server with the simplest handler: an awaited readline()/readExactly()
+//              per frame (what the decoder saves).
 //   raw:       raw Node, the best a Node expert writes by hand: a 'data' listener, an incremental
 //              parser working on byte offsets, and one write per input chunk.
 import net from 'node:net';
-import { RespServer } from '../examples/resp/dist/resp_server.js';
+import { IncompleteReadError } from 'sockserve';
+import { RespHandler, RespServer } from '../examples/resp/dist/resp_server.js';
 
 const [kind] = process.argv.slice(2);
 
-async function sockserve() {
-  const server = new RespServer({ host: '127.0.0.1', port: 0 }, { logger: false });
+/** The RESP handler with an await per frame: `*N` line, then `$N` line and data per argument. */
+class AwaitRespHandler extends RespHandler {
+  async handle() {
+    for (;;) {
+      const line = await this.rfile.readline();
+      if (line.length === 0) return;
+      if (line[0] !== 0x2a) throw new Error('inline commands are not used by redis-benchmark');
+      const count = Number(line.toString('latin1', 1, line.length - 2));
+      const args = new Array(count);
+      for (let i = 0; i < count; i++) {
+        const bulk = await this.rfile.readline();
+        if (bulk.length === 0) throw new IncompleteReadError(bulk, null);
+        const length = Number(bulk.toString('latin1', 1, bulk.length - 2));
+        args[i] = (await this.rfile.readExactly(length + 2)).subarray(0, length);
+      }
+      await this.wfile.write(this.server.execute(args));
+    }
+  }
+}
+
+async function sockserve(awaitPerFrame) {
+  const server = new RespServer({ host: '127.0.0.1', port: 0 }, { logger: false }, awaitPerFrame ? AwaitRespHandler : RespHandler);
   await server.listen();
   void server.serveForever();
   return server.serverAddress.port;
@@ -109,5 +132,5 @@ function raw() {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
 }
 
-const port = await (kind === 'raw' ? raw() : sockserve());
+const port = await (kind === 'raw' ? raw() : sockserve(kind === 'await'));
 console.log(`READY ${port} ${process.pid}`);

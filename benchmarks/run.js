@@ -350,8 +350,9 @@ function markdown(results, memory, checks, resp) {
       '## Redis protocol (RESP), redis-benchmark, 50 connections',
       '',
       '`redis-benchmark -t ping_mbulk,set,get,incr,mset -c 50 -P 16` (and `-P 1`, no pipelining), pinned like the rest, ' +
-        'against: `examples/resp` (sockserve-resp: a `readline()`/`readExactly()` per frame and a `write()` per reply, with ' +
-        "the defaults a user gets), a raw Node RESP server with a hand-written parser and one write per input chunk " +
+        'against: `examples/resp` (sockserve-resp: a frame decoder that parses `peek()` by offsets, every buffered command ' +
+        'taken by `tryReadFrame()` without an await, a `write()` per reply, with the defaults a user gets), the same server ' +
+        'with an awaited `readline()`/`readExactly()` per frame (sockserve-resp-await, see docs/framing.md), a raw Node RESP server with a hand-written parser and one write per input chunk ' +
         '(raw-resp, the base of the ratios), and redis-server when it is installed. Medians of 3 interleaved rounds; a new ' +
         'server process per run.',
       '',

@@ -1,23 +1,97 @@
 /**
- * A small Redis-compatible server, written the way a sockserve user would: one `readline()` or
- * `readExactly()` per frame of the Redis protocol (RESP2), one `write()` per reply. Pipelining
- * needs nothing special: replies to all the commands of one input chunk leave in one write.
+ * A small Redis-compatible server, written the way a sockserve user would for speed: a frame
+ * decoder for the Redis protocol (RESP2) that parses the buffered bytes by offsets (`peek()`,
+ * `skip()`), every command already buffered taken without an `await` (`tryReadFrame()`), and one
+ * `write()` per reply.
+ * Pipelining needs nothing special: replies to all the commands of one input chunk leave in one
+ * write.
  *
  * @module
  */
-import { IncompleteReadError, LimitExceededError, StreamRequestHandler, TCPServer, type InetAddress, type TCPAddress, type TCPServerOptions } from 'sockserve';
+import {
+  IncompleteReadError,
+  LimitExceededError,
+  StreamRequestHandler,
+  TCPServer,
+  type FrameDecoder,
+  type InetAddress,
+  type TCPAddress,
+  type TCPServerOptions,
+} from 'sockserve';
 
 /** Redis's own limits: a bulk string of at most 512 MiB here is 64 MiB; 1M arguments per command. */
 const MAX_BULK = 64 * 1024 * 1024;
 const MAX_ARGS = 1024 * 1024;
 /** Inline commands and the `*N`/`$N` headers are lines of at most this many bytes (Redis: 64 KiB). */
 const MAX_LINE = 64 * 1024;
+/** The largest command: its arguments and their headers. */
+const MAX_COMMAND = MAX_BULK + 64 * MAX_LINE;
 
-const OK = '+OK\r\n';
-const NIL = '$-1\r\n';
+// Constant replies as bytes: written as they are, with no encoding each time.
+const OK = Buffer.from('+OK\r\n');
+const NIL = Buffer.from('$-1\r\n');
+const PONG = Buffer.from('+PONG\r\n');
 
 /** A protocol error: answered as Redis does, then the connection is closed. */
 class ProtocolError extends Error {}
+
+/**
+ * Takes one command from the buffered input: its arguments (an empty array for an empty inline
+ * line), or `undefined` when the command is not all buffered yet. Throws `ProtocolError` for
+ * malformed input. It parses by offsets in `input.peek()` and consumes the command with
+ * `input.skip()`: no object per header line, only a view per argument.
+ *
+ * @example
+ * ```ts
+ * const command = this.rfile.tryReadFrame(parseCommand) ?? (await this.rfile.readFrame(parseCommand));
+ * ```
+ */
+export const parseCommand: FrameDecoder<Buffer[]> = (input) => {
+  const data = input.peek();
+  if (data[0] !== 0x2a /* '*' */) {
+    const line = input.tryReadline({ limit: MAX_LINE });
+    return line === undefined ? undefined : inline(line);
+  }
+  let eol = data.indexOf(0x0a, 1);
+  if (eol === -1) return tooLong(data.length, 'too big mbulk count string');
+  const count = header(data, 1, eol, MAX_ARGS, 'invalid multibulk length');
+  let pos = eol + 1;
+  const args = new Array<Buffer>(count);
+  for (let i = 0; i < count; i++) {
+    if (pos >= data.length) return undefined;
+    if (data[pos] !== 0x24 /* '$' */) throw new ProtocolError(`expected '$', got '${String.fromCharCode(data[pos]!)}'`);
+    eol = data.indexOf(0x0a, pos + 1);
+    if (eol === -1) return tooLong(data.length - pos, 'too big bulk count string');
+    const length = header(data, pos + 1, eol, MAX_BULK, 'invalid bulk length');
+    pos = eol + 1;
+    if (pos + length + 2 > data.length) return undefined;
+    // A view into the received chunk: copied only if it is stored (see RespServer.set).
+    args[i] = data.subarray(pos, pos + length);
+    pos += length + 2;
+  }
+  input.skip(pos);
+  return args;
+};
+
+/** Waits for the rest of a header line (undefined), unless it is already too long. */
+function tooLong(length: number, what: string): undefined {
+  if (length > MAX_LINE) throw new ProtocolError(what);
+  return undefined;
+}
+
+/** The number in a `*N\r\n` or `$N\r\n` header: the digits in data[start, eol), before `\r`. */
+function header(data: Buffer, start: number, eol: number, max: number, what: string): number {
+  const end = data[eol - 1] === 0x0d ? eol - 1 : eol;
+  if (end === start || end - start > 10) throw new ProtocolError(what);
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = data[i]! - 0x30;
+    if (digit < 0 || digit > 9) throw new ProtocolError(what);
+    value = value * 10 + digit;
+  }
+  if (value > max) throw new ProtocolError(what);
+  return value;
+}
 
 /**
  * Handles one client connection: reads commands (RESP2 arrays of bulk strings, or inline
@@ -29,13 +103,12 @@ class ProtocolError extends Error {}
  * ```
  */
 export class RespHandler extends StreamRequestHandler<InetAddress, RespServer> {
-  static override maxLineLength = MAX_LINE;
-
   override async handle(): Promise<void> {
     for (;;) {
-      let command: Buffer[] | undefined;
+      let command: Buffer[] | null;
       try {
-        command = await this.#readCommand();
+        // Every command already buffered is taken at once; only an incomplete one waits.
+        command = this.rfile.tryReadFrame(parseCommand, { limit: MAX_COMMAND }) ?? (await this.rfile.readFrame(parseCommand, { limit: MAX_COMMAND }));
       } catch (error) {
         if (error instanceof ProtocolError) {
           await this.wfile.write(`-ERR Protocol error: ${error.message}\r\n`);
@@ -48,39 +121,11 @@ export class RespHandler extends StreamRequestHandler<InetAddress, RespServer> {
         if (error instanceof IncompleteReadError) return; // the client hung up mid-command
         throw error;
       }
-      if (command === undefined) return; // the client closed
+      if (command === null) return; // the client closed
       if (command.length === 0) continue; // an empty inline line
       await this.wfile.write(this.server.execute(command));
     }
   }
-
-  /** The next command's arguments; `undefined` at the end of the stream. */
-  async #readCommand(): Promise<Buffer[] | undefined> {
-    const line = await this.rfile.readline();
-    if (line.length === 0) return undefined;
-    if (line[0] !== 0x2a /* '*' */) return inline(line);
-    const count = header(line, MAX_ARGS, 'invalid multibulk length');
-    const args: Buffer[] = [];
-    for (let i = 0; i < count; i++) {
-      const bulk = await this.rfile.readline();
-      if (bulk.length === 0) throw new IncompleteReadError(bulk, null);
-      if (bulk[0] !== 0x24 /* '$' */) throw new ProtocolError(`expected '$', got '${String.fromCharCode(bulk[0]!)}'`);
-      const length = header(bulk, MAX_BULK, 'invalid bulk length');
-      const data = await this.rfile.readExactly(length + 2);
-      // A view into the received chunk: copied only if it is stored (see RespServer.set).
-      args.push(data.subarray(0, length));
-    }
-    return args;
-  }
-}
-
-/** The number of a `*N\r\n` or `$N\r\n` header line. */
-function header(line: Buffer, max: number, what: string): number {
-  const end = line.length >= 2 && line[line.length - 2] === 0x0d ? line.length - 2 : line.length - 1;
-  const text = line.toString('latin1', 1, end);
-  const value = Number(text);
-  if (!/^-?\d+$/.test(text) || value > max || value < 0) throw new ProtocolError(what);
-  return value;
 }
 
 /** An inline command: words separated by spaces (quotes are not supported here). */
@@ -94,7 +139,12 @@ function inline(line: Buffer): Buffer[] {
 
 /** A bulk string reply. */
 function bulk(value: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`$${value.length}\r\n`), value, Buffer.from('\r\n')]);
+  const head = `$${value.length}\r\n`;
+  const reply = Buffer.allocUnsafe(head.length + value.length + 2);
+  reply.write(head, 0, 'latin1');
+  reply.set(value, head.length);
+  reply.write('\r\n', head.length + value.length, 'latin1');
+  return reply;
 }
 
 /** An array of bulk strings reply. */
@@ -119,8 +169,9 @@ export class RespServer extends TCPServer {
   /** The data: key bytes (as latin1 text) to value bytes. */
   readonly store = new Map<string, Buffer>();
 
-  constructor(address: TCPAddress, options: TCPServerOptions = {}) {
-    super(address, RespHandler, options);
+  /** @param Handler The handler class: `RespHandler`, or a subclass of it. */
+  constructor(address: TCPAddress, options: TCPServerOptions = {}, Handler: typeof RespHandler = RespHandler) {
+    super(address, Handler, options);
   }
 
   /** Runs one command and returns its reply. */
@@ -129,7 +180,7 @@ export class RespServer extends TCPServer {
     const arity = args.length;
     switch (name) {
       case 'ping':
-        if (arity === 1) return '+PONG\r\n';
+        if (arity === 1) return PONG;
         return arity === 2 ? bulk(args[1]!) : wrongArgs(name);
       case 'echo':
         return arity === 2 ? bulk(args[1]!) : wrongArgs(name);

@@ -87,6 +87,24 @@ export interface ReadLineOptions extends ReadLimitOptions {
   partial?: 'return' | 'reject';
 }
 
+/**
+ * A frame decoder for `readFrame()` and `tryReadFrame()`: takes one frame from `input` with its
+ * synchronous `try*` reads and returns it, or returns `undefined` when the frame is not all
+ * buffered yet (what it took is then put back). It may throw to reject a malformed frame.
+ *
+ * @example
+ * ```ts
+ * // A netstring: "5:hello,"
+ * const netstring: FrameDecoder<Buffer> = (input) => {
+ *   const length = input.tryReadUntil(':', { limit: 10 });
+ *   if (length === undefined) return undefined;
+ *   const body = input.tryReadExactly(Number(length.subarray(0, -1)) + 1);
+ *   return body?.subarray(0, -1);
+ * };
+ * ```
+ */
+export type FrameDecoder<T> = (input: StreamReader) => T | undefined;
+
 /** One try at completing a read (`this` is the reader): the result, or undefined to wait. */
 type Attempt<T> = (this: StreamReader, arg: number) => T | undefined;
 
@@ -129,10 +147,16 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #end = 0;
   /** #buf is ours, so bytes past #end may be overwritten; otherwise it is a chunk from the source. */
   #owned = false;
-  /** Offset in #buf where the next separator search starts (the part before has been searched). */
+  /** Offset in #buf where the next search for #scanSep starts (the part before has no #scanSep). */
   #scanned = 0;
+  /** The separator #scanned was searched for: a search for another one starts at #start. */
+  #scanSep: Buffer | undefined;
+  /** A frame decoder is running (readFrame, tryReadFrame): its try-reads are part of that read. */
+  #decoding = false;
   /** The source ended. */
   #eof = false;
+  /** The decoder of the waiting readFrame(). */
+  #decoder: FrameDecoder<unknown> | undefined;
   /** A terminal error: every later read rejects with it. */
   #error: unknown = undefined;
   /** The read waiting for data (tried again on every change), kept in fields: no object per read. */
@@ -373,6 +397,149 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   /**
+   * Takes a whole line (with its `\n`) if one is buffered, without waiting: `undefined` when no
+   * complete line is buffered yet, whatever the state of the stream (use `readline()` to wait,
+   * and to read a last line without `\n`). Throws `LimitExceededError` as `readline()` rejects.
+   * With the other `try*` methods it is the way to write a frame decoder for `readFrame()`.
+   *
+   * @example
+   * ```ts
+   * let line: Buffer | undefined;
+   * while ((line = this.rfile.tryReadline()) !== undefined) this.wfile.queue(line);
+   * ```
+   */
+  tryReadline(options?: ReadLimitOptions): Buffer | undefined {
+    this.#checkSyncRead();
+    return this.#findFrame(NEWLINE, this.#limitOf(options));
+  }
+
+  /**
+   * Takes everything up to and including `separator` if it is buffered, without waiting;
+   * `undefined` otherwise. Throws `LimitExceededError` as `readUntil()` rejects.
+   *
+   * @example
+   * ```ts
+   * const head = this.rfile.tryReadUntil('\r\n\r\n', { limit: 16_384 });
+   * ```
+   */
+  tryReadUntil(separator: string | Uint8Array, options?: ReadLimitOptions): Buffer | undefined {
+    this.#checkSyncRead();
+    return this.#findFrame(separatorOf(separator), this.#limitOf(options));
+  }
+
+  /**
+   * Takes exactly `n` bytes if that many are buffered, without waiting; `undefined` otherwise.
+   * Like `readExactly()`, the result is a view into the received chunk when it fits in one.
+   *
+   * @example
+   * ```ts
+   * const header = this.rfile.tryReadExactly(4);
+   * ```
+   */
+  tryReadExactly(n: number): Buffer | undefined {
+    this.#checkSyncRead();
+    if (!(Number.isInteger(n) && n >= 0)) {
+      throw new InvalidArgumentError(`Expected \`n\` to be an integer from 0 and up, got \`${String(n)}\``);
+    }
+    return this.#end - this.#start >= n ? this.#consume(this.#start + n) : undefined;
+  }
+
+  /**
+   * Everything buffered, without consuming it or waiting (an empty Buffer when nothing is). A view
+   * of the reader's buffer, valid until the next read or `skip()`: do not keep it or write to it.
+   * With `skip()` it lets a frame decoder parse by offsets, with no view per field: the fastest
+   * way to decode a binary or pipelined protocol.
+   *
+   * @example
+   * ```ts
+   * // A decoder of "<length byte><payload>" frames.
+   * const decode: FrameDecoder<Buffer> = (input) => {
+   *   const data = input.peek();
+   *   if (data.length < 1 || data.length < 1 + data[0]!) return undefined;
+   *   const payload = data.subarray(1, 1 + data[0]!);
+   *   input.skip(1 + data[0]!);
+   *   return payload;
+   * };
+   * ```
+   */
+  peek(): Buffer {
+    return this.#end === this.#start ? EMPTY : this.#buf.subarray(this.#start, this.#end);
+  }
+
+  /**
+   * Consumes `n` buffered bytes without returning them (after `peek()`, say). Throws
+   * `InvalidArgumentError` when fewer than `n` are buffered, and `InvalidStateError` while
+   * another read waits.
+   *
+   * @example
+   * ```ts
+   * if (this.rfile.peek()[0] === 0x0a) this.rfile.skip(1); // a blank line
+   * ```
+   */
+  skip(n: number): void {
+    this.#checkSyncRead();
+    if (!(Number.isInteger(n) && n >= 0 && n <= this.#end - this.#start)) {
+      throw new InvalidArgumentError(`Expected \`n\` to be an integer from 0 to the ${this.#end - this.#start} bytes buffered, got \`${String(n)}\``);
+    }
+    this.#start += n;
+    if (this.#start === this.#end) this.#scanned = this.#end;
+  }
+
+  /**
+   * Reads one frame with `decoder`, a synchronous function that takes a frame from the reader
+   * with the `try*` methods (`tryReadline`, `tryReadUntil`, `tryReadExactly`) and returns it, or
+   * returns `undefined` when the frame is not all buffered yet. Then what it took is put back and
+   * the decoder runs again when more data has arrived, so a decoder never sees half a frame and
+   * keeps no state. Resolves with the frame, or `null` at a clean end of the stream; rejects with
+   * `IncompleteReadError` when the stream ends inside a frame, with `LimitExceededError` when a
+   * frame grows past `limit` (default: the reader's `limit`), and with what the decoder throws
+   * (nothing of that frame is consumed).
+   *
+   * With `tryReadFrame()` it takes every frame already buffered without an `await` each: the
+   * fastest way to serve a pipelined protocol. See docs/framing.md for when to use which read.
+   *
+   * @example
+   * ```ts
+   * // A frame: a 4-byte big-endian length, then that many bytes.
+   * const decode: FrameDecoder<Buffer> = (input) => {
+   *   const header = input.tryReadExactly(4);
+   *   return header && input.tryReadExactly(header.readUInt32BE(0));
+   * };
+   * for (;;) {
+   *   const frame = this.rfile.tryReadFrame(decode) ?? (await this.rfile.readFrame(decode));
+   *   if (frame === null) return; // the peer closed
+   *   await this.wfile.write(answer(frame));
+   * }
+   * ```
+   */
+  readFrame<T>(decoder: FrameDecoder<T>, options?: ReadLimitOptions): Promise<T | null> {
+    let limit: number;
+    try {
+      limit = this.#limitOf(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#decoder = decoder as FrameDecoder<unknown>;
+    return this.#read(StreamReader.#frame, limit) as Promise<T | null>;
+  }
+
+  /**
+   * Takes one frame with `decoder` (see `readFrame()`) if it is all buffered, without waiting:
+   * the frame, or `undefined` when it is not all buffered (nothing is consumed then). Throws what
+   * the decoder throws, `LimitExceededError` past `limit`, and `InvalidStateError` while another
+   * read waits. It never reports the end of the stream: `readFrame()` does.
+   *
+   * @example
+   * ```ts
+   * const command = this.rfile.tryReadFrame(parseCommand) ?? (await this.rfile.readFrame(parseCommand));
+   * ```
+   */
+  tryReadFrame<T>(decoder: FrameDecoder<T>, options?: ReadLimitOptions): T | undefined {
+    this.#checkSyncRead();
+    return this.#decodeOnce(decoder, this.#limitOf(options));
+  }
+
+  /**
    * Iterates over chunks as they arrive, without copying them, until the end of the stream.
    *
    * @example
@@ -401,6 +568,16 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (this.#error !== undefined) throw this.#error;
     if (this.#eof) throw new IncompleteReadError(this.#consume(this.#end), n);
     return undefined;
+  }
+
+  /** readFrame's attempt: the frame, END at a clean end of the stream, or undefined to wait. */
+  static #frame(this: StreamReader, limit: number): unknown {
+    const value = this.#decodeOnce(this.#decoder!, limit);
+    if (value !== undefined) return value;
+    if (this.#error !== undefined) throw this.#error;
+    if (!this.#eof) return undefined;
+    if (this.#end === this.#start) return null;
+    throw new IncompleteReadError(this.#consume(this.#end), null);
   }
 
   static #nextLine(this: StreamReader, limit: number): IteratorResult<Buffer> | undefined {
@@ -570,6 +747,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #clear(): void {
     this.#pending = undefined;
     this.#consumer = undefined;
+    this.#decoder = undefined;
     this.#held = false;
     this.#resolve = noop;
     this.#reject = noop;
@@ -596,9 +774,23 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * stream: the rest (or EMPTY) unless `strict`, in which case IncompleteReadError.
    */
   #takeUntil(sep: Buffer, limit: number, strict: boolean): Buffer | undefined {
+    const frame = this.#findFrame(sep, limit);
+    if (frame !== undefined) return frame;
+    if (this.#error !== undefined) throw this.#error;
+    if (!this.#eof) return undefined;
+    const end = this.#end;
+    if (strict) throw new IncompleteReadError(this.#consume(end), null);
+    return end === this.#start ? EMPTY : this.#consume(end);
+  }
+
+  /**
+   * The buffered frame ending in `sep`, if it is all buffered; throws LimitExceededError when it
+   * is (or would be) longer than `limit`.
+   */
+  #findFrame(sep: Buffer, limit: number): Buffer | undefined {
     const start = this.#start;
     const end = this.#end;
-    const from = Math.max(start, this.#scanned);
+    const from = sep === this.#scanSep ? Math.max(start, this.#scanned) : start;
     // A one-byte separator (a newline) is searched for as a number: no Buffer to compare with.
     const found = end - from < sep.length ? -1 : sep.length === 1 ? this.#buf.indexOf(sep[0]!, from) : this.#buf.indexOf(sep, from);
     if (found !== -1 && found + sep.length <= end) {
@@ -608,11 +800,46 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
     // Keep the last sep.length - 1 bytes for the next search: a separator may straddle chunks.
     this.#scanned = Math.max(start, end - sep.length + 1);
+    this.#scanSep = sep;
     if (end - start >= limit) throw new LimitExceededError(limit, sep === NEWLINE ? 'line' : 'frame');
-    if (this.#error !== undefined) throw this.#error;
-    if (!this.#eof) return undefined;
-    if (strict) throw new IncompleteReadError(this.#consume(end), null);
-    return end === start ? EMPTY : this.#consume(end);
+    return undefined;
+  }
+
+  /**
+   * One run of a frame decoder over the buffered bytes: its result, or undefined with nothing
+   * consumed (the decoder's try-reads are undone) when the frame is not all buffered yet.
+   */
+  #decodeOnce<T>(decoder: FrameDecoder<T>, limit: number): T | undefined {
+    if (this.#end === this.#start) return undefined;
+    const start = this.#start;
+    const scanned = this.#scanned;
+    const scanSep = this.#scanSep;
+    let value: T | undefined;
+    this.#decoding = true;
+    try {
+      value = decoder(this);
+    } catch (error) {
+      // Nothing of a frame that failed is consumed: the caller may skip it, or close.
+      this.#start = start;
+      this.#scanned = scanned;
+      this.#scanSep = scanSep;
+      throw error;
+    } finally {
+      this.#decoding = false;
+    }
+    if (value !== undefined) return value;
+    this.#start = start;
+    this.#scanned = scanned;
+    this.#scanSep = scanSep;
+    if (this.#end - start > limit) throw new LimitExceededError(limit, 'frame');
+    return undefined;
+  }
+
+  /** Throws unless a synchronous read may run now: no other read waits, or it runs in a decoder. */
+  #checkSyncRead(): void {
+    if (this.#pending !== undefined && !this.#decoding) {
+      throw new InvalidStateError('Another read is already waiting on this reader; await it before starting the next');
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

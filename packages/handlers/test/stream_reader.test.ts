@@ -9,6 +9,7 @@ import {
   LimitExceededError,
   StreamReader,
   TimeoutError,
+  type FrameDecoder,
 } from 'sockserve';
 
 /** A reader fed by `chunks`, then ended; asynchronously (a turn of the loop per chunk) if asked. */
@@ -358,5 +359,148 @@ describe('StreamReader: recovering from over-long lines, and telling a final par
     const all: string[] = [];
     for await (const line of clean.reader.lines({ partial: 'reject' })) all.push(line.toString());
     expect(all).toEqual(['a\n', 'b\n']);
+  });
+});
+
+/** A decoder of frames "<kind line>\n<n>\n<n bytes>", written with the try-reads. */
+const kindLengthBody: FrameDecoder<{ kind: string; body: string }> = (input) => {
+  const kind = input.tryReadline({ limit: 32 });
+  if (kind === undefined) return undefined;
+  const length = input.tryReadUntil('\n', { limit: 16 });
+  if (length === undefined) return undefined;
+  const body = input.tryReadExactly(Number(length.toString().trim()));
+  if (body === undefined) return undefined;
+  return { kind: kind.toString().trim(), body: body.toString() };
+};
+
+/** A decoder of the same frames by offsets in peek(), consumed with skip(). */
+const kindLengthBodyPeek: FrameDecoder<{ kind: string; body: string }> = (input) => {
+  const data = input.peek();
+  const first = data.indexOf(10);
+  if (first === -1) return undefined;
+  const second = data.indexOf(10, first + 1);
+  if (second === -1) return undefined;
+  const length = Number(data.toString('latin1', first + 1, second));
+  if (data.length < second + 1 + length) return undefined;
+  input.skip(second + 1 + length);
+  return { kind: data.toString('utf8', 0, first), body: data.toString('utf8', second + 1, second + 1 + length) };
+};
+
+describe('StreamReader: frame decoders (readFrame, tryReadFrame, try-reads)', () => {
+  const frames = fc.array(fc.tuple(fc.constantFrom('get', 'set', 'ping'), fc.string({ maxLength: 40 })), { maxLength: 25 });
+  const encode = (list: Array<[string, string]>): Buffer =>
+    Buffer.concat(list.map(([kind, body]) => Buffer.concat([Buffer.from(`${kind}\n${Buffer.byteLength(body)}\n`), Buffer.from(body)])));
+
+  for (const [name, decoder] of [
+    ['try-reads', kindLengthBody],
+    ['peek() and skip()', kindLengthBodyPeek],
+  ] as const) {
+    test(`${name}: any chunking gives the same frames, taken without an await while buffered`, async () => {
+      await fc.assert(
+        fc.asyncProperty(frames, fc.array(fc.nat(), { maxLength: 30 }), fc.boolean(), async (list, points, async) => {
+          const { reader, done } = feed(cut(encode(list), points), { async });
+          const got: Array<{ kind: string; body: string }> = [];
+          for (;;) {
+            const frame = reader.tryReadFrame(decoder) ?? (await reader.readFrame(decoder));
+            if (frame === null) break;
+            got.push(frame);
+          }
+          await done;
+          expect(got).toEqual(list.map(([kind, body]) => ({ kind, body })));
+        }),
+        { numRuns: 200 },
+      );
+    });
+  }
+
+  test('tryReadFrame() takes every buffered frame synchronously and puts back a partial one', async () => {
+    const reader = StreamReader.from(Buffer.from('get\n1\nAset\n2\nBCping\n5\nxy'));
+    expect(reader.tryReadFrame(kindLengthBody)).toEqual({ kind: 'get', body: 'A' });
+    expect(reader.tryReadFrame(kindLengthBody)).toEqual({ kind: 'set', body: 'BC' });
+    const before = reader.buffered;
+    expect(reader.tryReadFrame(kindLengthBody)).toBeUndefined();
+    expect(reader.buffered).toBe(before); // nothing of the partial frame was consumed
+    // The stream ended inside a frame: readFrame says so, with the bytes.
+    const error = await reader.readFrame(kindLengthBody).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IncompleteReadError);
+    expect((error as IncompleteReadError).partial.toString()).toBe('ping\n5\nxy');
+  });
+
+  test('a line search undone by a partial frame does not skip lines on the next try', async () => {
+    const { reader, source } = feed([], { end: false });
+    // The first line is there, the second not yet: the decoder's second line search fails and
+    // its first line is put back; the next try must find that line's newline again.
+    const frame = reader.readFrame(kindLengthBody);
+    source.write('get\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    source.write('3\nabc');
+    expect(await frame).toEqual({ kind: 'get', body: 'abc' });
+    // Reading ahead continues while below the high-water mark: the try-reads see what arrives.
+    source.write('set\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reader.tryReadFrame(kindLengthBody)).toBeUndefined();
+    source.write('1\nx');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reader.tryReadFrame(kindLengthBody)).toEqual({ kind: 'set', body: 'x' });
+    source.end();
+    expect(await reader.readFrame(kindLengthBody)).toBeNull();
+  });
+
+  test('readFrame() waits for the rest of a frame, and resolves null at a clean end', async () => {
+    const { reader, source } = feed([], { end: false });
+    const frame = reader.readFrame(kindLengthBody);
+    source.write('set\n1');
+    source.write('0\n0123');
+    source.write('456789');
+    expect(await frame).toEqual({ kind: 'set', body: '0123456789' });
+    source.end();
+    expect(await reader.readFrame(kindLengthBody)).toBeNull();
+  });
+
+  test('a frame past the limit is LimitExceededError, and nothing of it is consumed', async () => {
+    const { reader, source } = feed([], { end: false });
+    const failed = reader.readFrame(kindLengthBody, { limit: 64 }).catch((e: unknown) => e);
+    source.write(`get\n100\n${'x'.repeat(80)}`);
+    expect(await failed).toBeInstanceOf(LimitExceededError);
+    expect(reader.buffered).toBe(88);
+    expect(() => reader.tryReadFrame(kindLengthBody, { limit: 64 })).toThrow(LimitExceededError);
+    source.destroy();
+  });
+
+  test('what a decoder throws rejects the read, and the frame stays unread', async () => {
+    const reader = StreamReader.from(Buffer.from('bad frame\nrest\n'));
+    const failure = new Error('malformed');
+    const strict: FrameDecoder<Buffer> = (input) => {
+      const line = input.tryReadline();
+      if (line?.toString().startsWith('bad')) throw failure;
+      return line;
+    };
+    expect(() => reader.tryReadFrame(strict)).toThrow(failure);
+    await expect(reader.readFrame(strict)).rejects.toBe(failure);
+    expect((await reader.readline()).toString()).toBe('bad frame\n');
+    expect((await reader.readFrame(strict))?.toString()).toBe('rest\n');
+  });
+
+  test('try-reads never wait and never report the end: undefined until the frame is all there', async () => {
+    const reader = StreamReader.from(Buffer.from('ab\ncd'));
+    expect(reader.tryReadExactly(10)).toBeUndefined();
+    expect(reader.tryReadline()?.toString()).toBe('ab\n');
+    expect(reader.tryReadline()).toBeUndefined(); // 'cd' has no newline, even at the end
+    expect(reader.tryReadUntil('d')?.toString()).toBe('cd');
+    expect(reader.tryReadExactly(0)?.length).toBe(0);
+    expect(reader.peek().length).toBe(0);
+    expect(() => reader.tryReadExactly(-1)).toThrow(InvalidArgumentError);
+    expect(() => reader.skip(1)).toThrow(InvalidArgumentError);
+    expect(() => StreamReader.from(Buffer.from('x'.repeat(10))).tryReadline({ limit: 4 })).toThrow(LimitExceededError);
+  });
+
+  test('a synchronous read while another read waits is InvalidStateError', async () => {
+    const { reader, source } = feed([], { end: false });
+    const waiting = reader.readline();
+    expect(() => reader.tryReadline()).toThrow(InvalidStateError);
+    expect(() => reader.tryReadFrame(kindLengthBody)).toThrow(InvalidStateError);
+    expect(() => reader.skip(0)).toThrow(InvalidStateError);
+    source.end('last\n');
+    expect((await waiting).toString()).toBe('last\n');
   });
 });

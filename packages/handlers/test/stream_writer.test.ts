@@ -134,6 +134,44 @@ describe('StreamWriter', () => {
     expect(calls()).toBeLessThanOrEqual(4);
   });
 
+  test('a batch is written as one joined buffer; strings, bytes and large batches keep their order', async () => {
+    await using p = await pair();
+    const reader = new StreamReader(p.socket);
+    const writer = new StreamWriter(p.socket, { input: reader });
+    // What the socket's own _write receives: one Buffer per batch of small writes.
+    const written: Array<Buffer | string> = [];
+    const sink = p.socket as unknown as { _write: (chunk: Buffer | string, ...rest: unknown[]) => unknown };
+    const original = sink._write;
+    sink._write = function (this: unknown, chunk: Buffer | string, ...rest: unknown[]) {
+      written.push(chunk);
+      return original.call(this, chunk, ...rest);
+    };
+    const big = randomBytes(40 * 1024);
+    const parts: Buffer[] = [];
+    const answer = async (i: number): Promise<void> => {
+      const piece = i % 3 === 0 ? `héllo ${i}\n` : i % 3 === 1 ? Buffer.from(`bytes ${i}\n`) : i === 8 ? big : new Uint8Array([i]);
+      parts.push(Buffer.from(piece as string | Uint8Array));
+      await writer.write(piece);
+    };
+    const tick = (): Promise<unknown> => new Promise((resolve) => setImmediate(resolve));
+    p.client.write('x'.repeat(4));
+    await until(() => reader.buffered === 4 || p.socket.bytesRead === 4);
+    await reader.readExactly(1); // the rest stays buffered: more answers will follow, writes are held
+    for (let i = 0; i < 6; i++) await answer(i);
+    await tick(); // the end of the tick sends what is held
+    expect(written.length).toBe(1);
+    expect(Buffer.isBuffer(written[0])).toBe(true);
+    // Large writes among small ones: past the socket's high-water mark what is held goes out at
+    // once (as a writev of the chunks as they are, no copy), in order.
+    await reader.readExactly(1);
+    for (let i = 6; i < 12; i++) await answer(i);
+    await writer.write(big);
+    parts.push(big);
+    await tick();
+    const all = Buffer.concat(parts);
+    expect((await readBytes(p.client, all.length)).equals(all)).toBe(true);
+  });
+
   test('writes after the peer reset reject with ConnectionClosedError carrying the cause', async () => {
     await using p = await pair();
     const writer = new StreamWriter(p.socket);
