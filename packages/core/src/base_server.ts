@@ -46,7 +46,7 @@ import { refuseWhileLoadingHandlerModule } from './pool_worker.js';
 import { RequestPath, RequestRecord } from './_request_path.js';
 import { kRequestContext, type RequestContext, type RequestContextProvider } from './request_context.js';
 import { runHandler } from './run_handler.js';
-import type { ConcurrencyStrategy, RemoteRequests, ServerHook, SharedDatagramSocket, StrategyHost } from './strategy.js';
+import type { ConcurrencyStrategy, RemoteRequests, ServerHook, SharedDatagramSocket, SharedListener, StrategyHost } from './strategy.js';
 import type {
   Awaitable,
   ClientAddress,
@@ -243,6 +243,14 @@ export abstract class BaseServer<
    * Default: `undefined` (nothing to share).
    */
   protected _shareSocket(): SharedDatagramSocket | undefined {
+    return undefined;
+  }
+
+  /**
+   * Stream transports: lends the listening socket to a strategy whose workers accept connections
+   * themselves. Default: `undefined` (nothing to share).
+   */
+  protected _shareListener(): SharedListener | undefined {
     return undefined;
   }
 
@@ -717,6 +725,7 @@ export abstract class BaseServer<
       overrides: (hook) => (this as unknown as Record<ServerHook, unknown>)[hook] !== base[hook],
       lingerTimeout: this._lingerTimeout,
       shareSocket: () => this._shareSocket(),
+      shareListener: () => this._shareListener(),
       remote: this.#remoteRequests(),
     };
   }

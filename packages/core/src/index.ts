@@ -39,6 +39,7 @@ export type {
   RequestJob,
   ServerHook,
   SharedDatagramSocket,
+  SharedListener,
   StrategyHost,
 } from './strategy.js';
 export type {

@@ -71,6 +71,11 @@ export interface StrategyHost extends HandlerServer {
    * `undefined` for stream servers. Call it after the server is bound (in `open()`).
    */
   shareSocket(): SharedDatagramSocket | undefined;
+  /**
+   * Lends a stream server's listening socket to a strategy whose workers accept connections
+   * themselves; `undefined` for datagram servers. Call it after the server is bound (in `open()`).
+   */
+  shareListener(): SharedListener | undefined;
   /** Reports requests that other processes received, handled or dropped. */
   readonly remote: RemoteRequests;
 }
@@ -107,6 +112,37 @@ export interface SharedDatagramSocket {
    * holds the socket any more (every worker died). Unix: rejects (the server keeps its copy).
    */
   rebind(): Promise<unknown>;
+}
+
+/**
+ * A stream server's listening socket, lent to a strategy whose workers accept connections
+ * themselves (`WorkerPoolStrategy` with `connections: 'shared'`). The server keeps owning the
+ * address: it removes a Unix path on close; a TCP port is free once every process closed its copy.
+ *
+ * @example
+ * ```ts
+ * const share = host.shareListener();
+ * if (share !== undefined) child.send({ t: 'share' }, share.listener as net.Server, () => void share.release());
+ * ```
+ */
+export interface SharedListener {
+  /** `'tcp'` or `'unix'` (a Unix stream socket). */
+  readonly kind: 'tcp' | 'unix';
+  /** The listening `net.Server`, to send to other processes as a handle. */
+  readonly listener: unknown;
+  /** How the server sets up each accepted connection, for the processes that accept. */
+  readonly options: Readonly<{ noDelay?: boolean; keepAlive?: boolean; keepAliveInitialDelay?: number }>;
+  /**
+   * Stops this process accepting: closes this process's copy of the listener (the others keep
+   * theirs). A Unix socket path stays in place until the server closes.
+   */
+  release(): Promise<void>;
+  /**
+   * Listens anew at the server's address, for when no process holds the listener any more (every
+   * worker died): resolves with the new listener, lent the same way (this process does not accept
+   * on it: hand it over, then `release()` it).
+   */
+  rebind(): Promise<SharedListener>;
 }
 
 /**

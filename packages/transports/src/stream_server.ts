@@ -4,10 +4,13 @@
  *
  * @module
  */
+import { linkSync, renameSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import {
   BaseServer,
   InvalidArgumentError,
+  InvalidStateError,
+  type SharedListener,
   toListenError,
   type BaseServerOptions,
   type ClientAddress,
@@ -115,9 +118,16 @@ export abstract class StreamServer<
   protected async _afterUnbind(): Promise<void> {}
 
   protected override async _bind(): Promise<void> {
+    const server = await this.#listen(this._listenOptions());
+    server.on('connection', this.#onConnection);
+    this.#server = server;
+  }
+
+  /** Runs the bind hooks around a new listener at `address`; resolves once it listens. */
+  async #listen(address: net.ListenOptions): Promise<net.Server> {
     let options: net.ListenOptions;
     try {
-      options = { ...this._listenOptions(), backlog: this.backlog };
+      options = { ...address, backlog: this.backlog };
       await this._beforeBind();
     } catch (error) {
       throw toListenError(error, this._describeAddress());
@@ -136,19 +146,70 @@ export abstract class StreamServer<
       throw toListenError(error, this._describeAddress());
     }
     server.on('error', (error) => this._serverError(error));
-    server.on('connection', this.#onConnection);
-    this.#server = server;
+    const previous = this.#server;
+    this.#server = server; // _afterBind reads the address from _listener
     try {
       await this._afterBind();
     } catch (error) {
       throw toListenError(error, this._describeAddress());
+    } finally {
+      this.#server = previous;
     }
+    return server;
+  }
+
+  /** Where to listen again, for `rebind()` of a shared listener: the same address (a TCP server's real port). */
+  protected _rebindOptions(): net.ListenOptions {
+    return this._listenOptions();
+  }
+
+  /** The listener was lent to other processes and closed here: closing the server still runs `_afterUnbind()`. */
+  #lent = false;
+
+  protected override _shareListener(): SharedListener {
+    const server = this.#server;
+    if (server === undefined) throw new InvalidStateError('Only a listening stream server can share its listener');
+    return this.#lend(server, () => {
+      if (this.#server !== server) return;
+      this.#server = undefined;
+      this.#lent = true;
+    });
+  }
+
+  /** `server` as a SharedListener; `released` runs when this process stops accepting on it. */
+  #lend(server: net.Server, released: () => void): SharedListener {
+    const options = this._listenOptions();
+    const path = typeof options.path === 'string' ? options.path : undefined;
+    const serverOptions = this._serverOptions();
+    let open = true;
+    return {
+      kind: path === undefined ? 'tcp' : 'unix',
+      listener: server,
+      options: {
+        ...(serverOptions.noDelay === undefined ? {} : { noDelay: serverOptions.noDelay }),
+        ...(serverOptions.keepAlive === undefined ? {} : { keepAlive: serverOptions.keepAlive }),
+        ...(serverOptions.keepAliveInitialDelay === undefined ? {} : { keepAliveInitialDelay: serverOptions.keepAliveInitialDelay }),
+      },
+      release: async () => {
+        if (!open) return;
+        open = false;
+        released();
+        closeKeepingPath(server, path);
+      },
+      rebind: async () => this.#lend(await this.#listen(this._rebindOptions()), () => {}),
+    };
   }
 
   /** Resolves once the listener has closed, after `_stopAccepting()`. */
   #closed: Promise<void> | undefined;
 
   protected override _stopAccepting(): void {
+    if (this.#lent) {
+      // The listener lives in other processes; this one still owns the address.
+      this.#lent = false;
+      this.#closed = this._afterUnbind();
+      return;
+    }
     const server = this.#server;
     if (server === undefined) return;
     this.#server = undefined;
@@ -257,5 +318,28 @@ export abstract class StreamServer<
           }),
       ),
     );
+  }
+}
+
+/**
+ * Closes this process's copy of a listener. Closing a Unix listener removes its socket path (libuv
+ * unlinks the path it bound), which would leave the copies in other processes unreachable: the
+ * path is kept by a second hard link to the socket, renamed back over it once closed.
+ */
+function closeKeepingPath(server: net.Server, path: string | undefined): void {
+  if (path === undefined || path.startsWith('\0')) {
+    server.close(() => {});
+    return;
+  }
+  const keep = `${path}.${process.pid}.keep`;
+  linkSync(path, keep);
+  try {
+    server.close(() => {});
+  } finally {
+    try {
+      renameSync(keep, path);
+    } catch {
+      rmSync(keep, { force: true });
+    }
   }
 }

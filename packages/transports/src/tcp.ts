@@ -99,6 +99,10 @@ export class TCPServer extends StreamServer<InetAddress, InetAddress> {
     return { host, port, ipv6Only: this.#options.ipv6Only === true };
   }
 
+  protected override _rebindOptions(): net.ListenOptions {
+    return { ...this._listenOptions(), port: this.serverAddress.port };
+  }
+
   protected override _serverOptions(): net.ServerOpts {
     const { noDelay = true, keepAlive = false } = this.#options;
     return {

@@ -18,6 +18,18 @@ export interface WorkerConfig {
   lingerTimeout: number;
   /** Set when workers read the server's datagram socket themselves (`datagrams: 'shared'`). */
   datagrams?: SharedDatagrams;
+  /** Set when workers accept connections themselves (`connections: 'shared'`). */
+  connections?: SharedConnections;
+}
+
+/** How a worker accepts connections on a shared listener (which arrives as a handle, `share-socket`). */
+export interface SharedConnections {
+  kind: 'tcp' | 'unix';
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+  /** Whether the parent has `'request'` listeners (then workers report the requests they accept). */
+  requestEvents: boolean;
 }
 
 /** How a worker reads a shared datagram socket. */
@@ -53,10 +65,12 @@ export type ToWorker =
   | { type: 'abort'; id: number }
   /** The parent's handleError() has run for request `id`: the worker may close it. */
   | { type: 'error-reported'; id: number }
-  /** Sent with the UDP socket as its handle: read it from now on. */
+  /** Sent with the UDP socket or the listening server as its handle: read (accept) from it from now on. */
   | { type: 'share-socket' }
-  /** Send the shared UDP socket back (for a worker started later). */
+  /** Send the shared UDP socket or listener back (for a worker started later). */
   | { type: 'lend-socket'; loan: number }
+  /** A connection the parent accepted on a listener it held for a moment (sent with it): handle it as your own. */
+  | { type: 'forward-connection'; clientAddress: unknown }
   /** A datagram the parent read from a socket it held for a moment: handle it as your own. */
   | { type: 'forward-datagram'; clientAddress: unknown; packet: Uint8Array }
   /** Whether the parent wants `requests-seen` reports. */
@@ -80,12 +94,12 @@ export type FromWorker =
   | { type: 'log'; line: string }
   /** A handler called `this.server.shutdown()`. */
   | { type: 'shutdown' }
-  /** Sent with the shared UDP socket as its handle, in answer to `lend-socket`. */
+  /** Sent with the shared UDP socket or listener as its handle, in answer to `lend-socket`. */
   | { type: 'lent-socket'; loan: number }
-  /** Requests the worker read from the shared socket (only while the parent wants them). */
+  /** Requests the worker read from the shared socket or accepted itself (only while the parent wants them). */
   | { type: 'requests-seen'; clients: unknown[] }
-  /** A request the worker read itself failed. */
-  | { type: 'shared-request-failed'; clientAddress: unknown; packet: Uint8Array; error: WireError }
+  /** A request the worker read or accepted itself failed (`packet`: a datagram's bytes). */
+  | { type: 'shared-request-failed'; clientAddress: unknown; packet?: Uint8Array; error: WireError }
   /** The worker dropped a datagram it read itself. */
   | { type: 'dropped'; reason: 'too-large' | 'truncated'; clientAddress: unknown; size: number; message: string }
   /** The requests the worker read itself that were in flight at `stop`. */

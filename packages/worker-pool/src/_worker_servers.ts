@@ -13,7 +13,7 @@ import { SocketError, inetAddress, type ClientAddress, type InetAddress, type Re
 import { DatagramServer, StreamServer, type DatagramRequest } from '@sockserve/transports';
 import type { Logger } from 'pino';
 import { ParentLink } from './_parent_link.js';
-import { toWire, type FromWorker, type SharedDatagrams, type WorkerConfig } from './_protocol.js';
+import { toWire, type FromWorker, type SharedConnections, type SharedDatagrams, type WorkerConfig } from './_protocol.js';
 
 /** What both worker servers are made from. */
 export interface WorkerServerOptions {
@@ -25,19 +25,38 @@ export interface WorkerServerOptions {
 /** Nothing to bind: requests come from the parent. */
 const nothing = (): Promise<void> => Promise.resolve();
 
-/** A worker's server for connections (TCP, Unix stream), handed over with their descriptors. */
+/**
+ * A worker's server for connections (TCP, Unix stream): handed over with their descriptors by the
+ * parent, or accepted by the worker itself on the server's shared listener (`connections:
+ * 'shared'`; failures and request events are then sent to the parent).
+ */
 export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress | string> {
   readonly #options: WorkerServerOptions;
   readonly link: ParentLink<net.Socket>;
+  /** The shared listener this worker accepts on (`connections: 'shared'`). */
+  #listener: net.Server | undefined;
+  #requestEvents: boolean;
+  #seen: unknown[] = [];
 
   constructor(Handler: RequestHandlerClass<net.Socket, ClientAddress>, options: WorkerServerOptions) {
     super(Handler, { logger: options.log, lingerTimeout: options.config.lingerTimeout });
     this.#options = options;
     this.link = new ParentLink(options.send, (request) => this._abortRequest(request));
+    this.#requestEvents = options.config.connections?.requestEvents ?? false;
   }
 
   get serverAddress(): InetAddress | string {
     return this.#options.config.serverAddress as InetAddress | string;
+  }
+
+  /** The shared listener, to lend to a worker started later. */
+  get sharedListener(): net.Server | undefined {
+    return this.#listener;
+  }
+
+  /** Whether the parent wants to hear of the connections accepted here. */
+  set requestEvents(wanted: boolean) {
+    this.#requestEvents = wanted;
   }
 
   /** Connection `id` arrived with its raw handle. */
@@ -49,15 +68,56 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
     this._connection(socket, clientAddress);
   }
 
-  /** Stops: the parent's connections get `grace` ms to end after their abort, then the rest closes. */
-  async stop(grace: number): Promise<void> {
-    await this.link.settled(grace);
-    await this.serverClose({ timeout: 0 });
+  /** Accepts connections on the server's listener (its raw handle) from now on (`connections: 'shared'`). */
+  shareListener(handle: unknown, options: SharedConnections): void {
+    // As the parent's server sets up the connections it accepts.
+    const listener = net.createServer({
+      pauseOnConnect: true,
+      allowHalfOpen: true,
+      ...(options.noDelay === undefined ? {} : { noDelay: options.noDelay }),
+      ...(options.keepAlive === undefined ? {} : { keepAlive: options.keepAlive }),
+      ...(options.keepAliveInitialDelay === undefined ? {} : { keepAliveInitialDelay: options.keepAliveInitialDelay }),
+    });
+    listener.listen(handle as net.ListenOptions);
+    const address =
+      options.kind === 'tcp'
+        ? (socket: net.Socket): ClientAddress => inetAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0, socket.remoteFamily)
+        : (): ClientAddress => ({ path: null });
+    listener.on('connection', (socket: net.Socket) => this._connection(socket, address(socket)));
+    listener.on('error', (error) => this.log.error({ err: error }, 'Shared listener error'));
+    this.#listener = listener;
   }
 
-  /** Errors go to the parent's handleError(); the connection stays open until it has run. */
-  override handleError(socket: net.Socket, _clientAddress: ClientAddress, error: unknown): Promise<void> {
-    return this.link.failed(socket, error);
+  /** A connection the parent accepted on a listener it held for a moment, with its raw handle. */
+  forwarded(handle: unknown, clientAddress: ClientAddress): void {
+    this._connection(new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts), clientAddress);
+  }
+
+  /**
+   * Stops: accepting ends, the parent's connections get `grace` ms to end after their abort, and
+   * the connections accepted here get `timeout` ms, then are aborted. Resolves with their count.
+   */
+  async stop(timeout: number | undefined, grace: number): Promise<{ completed: number; aborted: number }> {
+    // Only connections accepted here get the deadline; the parent's own ended with their abort.
+    const shared = this.#listener !== undefined;
+    this._stopAccepting();
+    await this.link.settled(grace);
+    return this.serverClose(!shared ? { timeout: 0 } : timeout === undefined ? {} : { timeout });
+  }
+
+  /** Connections accepted here are reported to the parent while it listens for 'request'. */
+  override verifyRequest(socket: net.Socket, clientAddress: ClientAddress): boolean {
+    if (this.#requestEvents && !this.link.handedOver(socket)) {
+      if (this.#seen.length === 0) setImmediate(() => this.#reportSeen());
+      this.#seen.push(clientAddress);
+    }
+    return true;
+  }
+
+  /** Errors go to the parent's handleError(); a handed-over connection stays open until it has run. */
+  override handleError(socket: net.Socket, clientAddress: ClientAddress, error: unknown): Promise<void> | void {
+    if (this.link.handedOver(socket)) return this.link.failed(socket, error);
+    this.#options.send({ type: 'shared-request-failed', clientAddress, error: toWire(error) });
   }
 
   /** In a handler, stops the parent's serveForever(). */
@@ -75,10 +135,14 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
   }
 
   protected override _unbind(): Promise<void> {
+    this._stopAccepting();
     return nothing();
   }
 
-  protected override _stopAccepting(): void {}
+  protected override _stopAccepting(): void {
+    this.#listener?.close(() => {});
+    this.#listener = undefined;
+  }
 
   protected override _listenOptions(): net.ListenOptions {
     return {};
@@ -90,6 +154,12 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
 
   protected override _describeAddress(): string {
     return 'the worker pool';
+  }
+
+  #reportSeen(): void {
+    const clients = this.#seen;
+    this.#seen = [];
+    this.#options.send({ type: 'requests-seen', clients });
   }
 }
 

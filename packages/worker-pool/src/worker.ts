@@ -6,6 +6,7 @@
  * @module
  */
 import type dgram from 'node:dgram';
+import type net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { ClientAddress } from '@sockserve/core';
 import { markPoolWorker } from '@sockserve/core/internal';
@@ -75,12 +76,13 @@ try {
 const options: WorkerServerOptions = { config, log, send };
 const server = config.kind === 'stream' ? new WorkerStreamServer(Handler! as never, options) : new WorkerDatagramServer(Handler! as never, options);
 const datagrams = server instanceof WorkerDatagramServer ? server : undefined;
+const connections = server instanceof WorkerStreamServer ? server : undefined;
 
 /** Stops serving and exits once the stop report is out. */
 async function stop(timeout: number | undefined): Promise<void> {
-  const report = datagrams !== undefined ? await datagrams.stop(timeout, ABORT_GRACE_MS) : (await (server as WorkerStreamServer).stop(ABORT_GRACE_MS), { completed: 0, aborted: 0 });
-  // The parent counted the requests it handed over; only those read here are ours to report.
-  const shared = config!.datagrams !== undefined;
+  const report = await (datagrams ?? connections!).stop(timeout, ABORT_GRACE_MS);
+  // The parent counted the requests it handed over; only those read or accepted here are ours to report.
+  const shared = config!.datagrams !== undefined || config!.connections !== undefined;
   send({ type: 'stopped', completed: shared ? report.completed : 0, aborted: shared ? report.aborted : 0 }, () => process.exit(0));
 }
 
@@ -106,15 +108,20 @@ process.on('message', (message: ToWorker, handle?: unknown) => {
       server.link.abort(message.id);
       break;
     case 'share-socket':
-      datagrams?.shareUdp(handle as dgram.Socket);
+      if (datagrams !== undefined) datagrams.shareUdp(handle as dgram.Socket);
+      else connections?.shareListener(handle, config.connections!);
+      break;
+    case 'forward-connection':
+      connections?.forwarded(handle, message.clientAddress as ClientAddress);
       break;
     case 'lend-socket': {
-      const socket = datagrams?.sharedUdpSocket;
-      if (socket !== undefined && process.connected) process.send!({ type: 'lent-socket', loan: message.loan } satisfies FromWorker, socket, {}, () => {});
+      // A listener goes as its raw handle (see _shared_sockets.ts), and stays open here.
+      const socket = datagrams?.sharedUdpSocket ?? (connections?.sharedListener as unknown as { _handle?: net.Server } | undefined)?._handle;
+      if (socket != null && process.connected) process.send!({ type: 'lent-socket', loan: message.loan } satisfies FromWorker, socket, { keepOpen: true }, () => {});
       break;
     }
     case 'request-events':
-      if (datagrams !== undefined) datagrams.requestEvents = message.wanted;
+      (datagrams ?? connections!).requestEvents = message.wanted;
       break;
     case 'stop':
       void stop(message.timeout);

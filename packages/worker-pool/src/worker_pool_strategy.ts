@@ -22,7 +22,7 @@ import {
 import { kDatagramReply, poolWorker, refuseWhileLoadingHandlerModule, type DatagramReply } from '@sockserve/core/internal';
 import type { Logger } from 'pino';
 import { ABORT_GRACE_MS, CONFIG_ENV, fromWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
-import { SharedDatagramMode, type SharingWorker } from './_shared_datagrams.js';
+import { SharedMode, type SharingWorker } from './_shared_sockets.js';
 
 /**
  * Options of {@link WorkerPoolStrategy}.
@@ -64,6 +64,26 @@ export interface WorkerPoolStrategyOptions {
    *   lost without a report (it is logged); its replacement reads the same socket.
    */
   datagrams?: 'relay' | 'shared';
+  /**
+   * How stream servers (TCP, Unix stream) feed workers. Datagram servers ignore it.
+   *
+   * - `'handoff'` (default): the server accepts each connection, runs `verifyRequest()`, fires
+   *   `'request'`, and hands the connection to the least busy worker (no byte is read in the
+   *   parent). Every server hook and event works as under the other strategies, and the load is
+   *   balanced by requests in flight; each connection costs a handoff between processes.
+   * - `'shared'`: every worker accepts on the server's listener itself (it receives the listening
+   *   socket as a handle), so a connection costs no handoff and the parent is off the connection
+   *   path. The kernel decides which worker accepts a connection, not the number of requests in
+   *   flight: on Linux a busy worker can take more than its share. The server never sees the
+   *   connections: overriding `verifyRequest()` is refused at `listen()`; `'request'` events arrive
+   *   batched (only while someone listens); failures still reach `handleError()` and
+   *   `'requestError'` (with a socket that is not connected: the connection lives in the worker),
+   *   and `serverClose()` counts and aborts the workers' requests. Workers accept from `listen()`
+   *   until `serverClose()`, whether or not `serveForever()` runs, so `handleRequest()` does not
+   *   apply. When a worker crashes, its connections are lost without a report (it is logged); its
+   *   replacement accepts on the same listener.
+   */
+  connections?: 'handoff' | 'shared';
 }
 
 /** A request handed to a worker, until the worker says it is done. */
@@ -140,11 +160,12 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
   readonly #startTimeout: number;
   readonly #stopTimeout: number;
   readonly #datagrams: 'relay' | 'shared';
+  readonly #connections: 'handoff' | 'shared';
   /** The server, from open() on. */
   #server: StrategyHost | undefined;
   #log: Logger | undefined;
-  /** Set when workers read the server's datagram socket themselves. */
-  #shared: SharedDatagramMode | undefined;
+  /** Set when workers read the server's datagram socket, or accept on its listener, themselves. */
+  #shared: SharedMode | undefined;
   #pool: PoolWorker[] = [];
   /** Jobs waiting for a ready worker (all are restarting). */
   readonly #waiting: Array<() => void> = [];
@@ -173,9 +194,13 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       startTimeout = 10_000,
       stopTimeout = 2_000,
       datagrams = 'relay',
+      connections = 'handoff',
     } = options;
     if (datagrams !== 'relay' && datagrams !== 'shared') {
       throw new InvalidArgumentError(`Expected \`datagrams\` to be 'relay' or 'shared', got \`${String(datagrams)}\``);
+    }
+    if (connections !== 'handoff' && connections !== 'shared') {
+      throw new InvalidArgumentError(`Expected \`connections\` to be 'handoff' or 'shared', got \`${String(connections)}\``);
     }
     if (!(typeof module === 'string' || module instanceof URL) || String(module).length === 0) {
       throw new InvalidArgumentError(
@@ -192,6 +217,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     this.#startTimeout = startTimeout;
     this.#stopTimeout = stopTimeout;
     this.#datagrams = datagrams;
+    this.#connections = connections;
   }
 
   /** Requests in flight in workers. */
@@ -212,14 +238,17 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     }
     this.#server = server;
     this.#log = server.log;
-    const share = this.#datagrams === 'shared' ? server.shareSocket() : undefined;
-    if (share !== undefined) {
+    const datagramShare = server.requests === 'datagram' && this.#datagrams === 'shared' ? server.shareSocket() : undefined;
+    const listenerShare = server.requests === 'stream' && this.#connections === 'shared' ? server.shareListener() : undefined;
+    const shared = datagramShare !== undefined ? { requests: 'datagram' as const, share: datagramShare } : listenerShare !== undefined ? { requests: 'stream' as const, share: listenerShare } : undefined;
+    if (shared !== undefined) {
       if (server.overrides('verifyRequest')) {
+        const [what, option] = shared.requests === 'datagram' ? ['read datagrams', "datagrams: 'relay'"] : ['accept connections', "connections: 'handoff'"];
         throw new InvalidArgumentError(
-          "The server overrides verifyRequest(), which cannot run when workers read datagrams themselves: use WorkerPoolStrategy({ datagrams: 'relay' }), or check requests in the handler",
+          `The server overrides verifyRequest(), which cannot run when workers ${what} themselves: use WorkerPoolStrategy({ ${option} }), or check requests in the handler`,
         );
       }
-      this.#shared = new SharedDatagramMode(share, server, server.log, (message) => {
+      this.#shared = new SharedMode(shared, server, server.log, (message) => {
         for (const worker of this.#pool) this.#send(worker, message);
       });
     }
@@ -298,7 +327,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       }),
     );
     this.#pool = [];
-    if (report.aborted > 0) this.#log?.warn({ aborted: report.aborted }, `Aborted ${report.aborted} datagram request(s) in workers at the close deadline`);
+    if (report.aborted > 0) this.#log?.warn({ aborted: report.aborted }, `Aborted ${report.aborted} request(s) in workers at the close deadline`);
     return report;
   }
 
@@ -315,7 +344,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       serverAddress: server.serverAddress,
       level: server.log.level,
       lingerTimeout: server.lingerTimeout ?? 0,
-      ...(this.#shared === undefined ? {} : { datagrams: this.#shared.config() }),
+      ...this.#shared?.config(),
     };
     const entry = fileURLToPath(new URL('../dist/worker.js', import.meta.url));
     const child = fork(entry, [], {
@@ -481,7 +510,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     this.#log?.error(
       { worker: worker.id, code, signal, lost: lost.length },
       worker.sharing
-        ? `Worker ${worker.id} exited unexpectedly; the datagrams it had read itself are lost; replacing it`
+        ? `Worker ${worker.id} exited unexpectedly; the ${this.#shared?.shared.requests === 'stream' ? 'connections it had accepted' : 'datagrams it had read'} itself are lost; replacing it`
         : `Worker ${worker.id} exited unexpectedly; replacing it`,
     );
     const now = Date.now();

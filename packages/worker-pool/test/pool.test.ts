@@ -201,6 +201,116 @@ describe.each(transports)('WorkerPoolStrategy over $name: handler view', (transp
   });
 });
 
+describe.each(transports)("WorkerPoolStrategy over $name, connections: 'shared'", (transport) => {
+  async function serving(options: StreamServerOptions & { workers?: number } = {}, extend?: Extend<StreamServerClass>) {
+    const { PoolEcho } = await import(fixtures.href);
+    const { workers = 2, ...serverOptions } = options;
+    const fixture = transport.create(PoolEcho as never, { logger: false, concurrency: pool({ connections: 'shared', workers }), ...serverOptions }, extend);
+    await fixture.server.listen();
+    void fixture.server.serveForever();
+    return fixture;
+  }
+
+  /** Pids that answer on new connections, until `count` distinct ones did (or 10 s passed). */
+  async function answering(server: Parameters<typeof exchange>[0], count: number): Promise<Set<string>> {
+    const pids = new Set<string>();
+    const end = Date.now() + 10_000;
+    while (pids.size < count && Date.now() < end) pids.add((await exchange(server, 'pid\n')).toString().trim());
+    return pids;
+  }
+
+  test('workers accept on the listener themselves: every worker serves, the parent accepts nothing', async () => {
+    await using fixture = await serving();
+    let accepted = 0;
+    fixture.server.on('request', () => accepted++);
+    expect((await exchange(fixture.server, 'a\nb\n')).toString()).toBe('a\nb\n');
+    const pids = await answering(fixture.server, 2);
+    expect([...pids].sort()).toEqual((fixture.server.concurrency as WorkerPoolStrategy).pids.map(String).sort());
+    // 'request' events come batched from the workers, once someone listens.
+    await until(() => accepted > 0);
+    // The parent holds no listener: its process has no descriptor listening on the address.
+    expect((fixture.server as unknown as { _listener: unknown })._listener).toBeUndefined();
+  });
+
+  test("a worker's error reaches the parent's handleError and 'requestError'", async () => {
+    const errors: unknown[] = [];
+    const requests: unknown[] = [];
+    await using fixture = await serving({}, (Base) =>
+      class extends Base {
+        override handleError(request: unknown, _client: unknown, error: unknown): void {
+          requests.push(request);
+          errors.push(error);
+        }
+      },
+    );
+    await exchange(fixture.server, 'fail\n');
+    await until(() => errors.length === 1);
+    expect(errors[0]).toMatchObject({ message: 'failed in a worker', code: 'E_FIXTURE' });
+    expect(requests[0]).toBeInstanceOf(net.Socket); // not connected: the connection lived in the worker
+    expect((await exchange(fixture.server, 'still\n')).toString()).toBe('still\n');
+  });
+
+  test('a server that overrides verifyRequest is refused at listen(), which leaves nothing behind', async () => {
+    const { PoolEcho } = await import(fixtures.href);
+    const strategy = pool({ connections: 'shared' });
+    await using fixture = transport.create(PoolEcho as never, { logger: false, concurrency: strategy }, (Base) =>
+      class extends Base {
+        override verifyRequest(): boolean {
+          return true;
+        }
+      },
+    );
+    await expect(fixture.server.listen()).rejects.toMatchObject({ code: 'ERR_SOCKSERVE_INVALID_ARGUMENT', message: /connections: 'handoff'/ });
+    expect(strategy.pids).toEqual([]);
+  });
+
+  test('a crashed worker is replaced, the replacement accepts too, and serving goes on', async () => {
+    await using fixture = await serving();
+    const strategy = fixture.server.concurrency as WorkerPoolStrategy;
+    const before = strategy.pids;
+    await exchange(fixture.server, 'crash\n');
+    await until(() => strategy.pids.length === 2 && strategy.pids.some((pid) => !before.includes(pid)), 10_000);
+    const pids = await answering(fixture.server, 2);
+    expect([...pids].sort()).toEqual(strategy.pids.map(String).sort());
+  });
+
+  test('a pool whose only worker crashed listens again at the same address once it is replaced', async () => {
+    await using fixture = await serving({ workers: 1 });
+    const strategy = fixture.server.concurrency as WorkerPoolStrategy;
+    const [first] = strategy.pids;
+    await exchange(fixture.server, 'crash\n');
+    await until(() => strategy.pids.length === 1 && strategy.pids[0] !== first, 10_000);
+    let reply = '';
+    for (let attempt = 0; attempt < 40 && reply === ''; attempt++) {
+      reply = await exchange(fixture.server, 'pid\n').then(
+        (bytes) => bytes.toString().trim(),
+        () => new Promise<string>((resolve) => setTimeout(() => resolve(''), 100)),
+      );
+    }
+    expect(reply).toBe(String(strategy.pids[0]));
+  });
+
+  test('serverClose() stops the workers accepting, lets their requests finish, aborts the rest at the deadline, and reports', async () => {
+    const fixture = await serving();
+    let accepted = 0;
+    fixture.server.on('request', () => accepted++);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the listener reaches the workers
+    await using clients = new Clients();
+    const slow = await clients.connect(fixture.server);
+    const slowReply = readAll(slow);
+    slow.end('slow\n');
+    const hanging = await clients.connect(fixture.server);
+    hanging.write('hang\n');
+    await until(() => accepted === 2);
+    expect(await fixture.server.serverClose({ timeout: 300 })).toEqual({ completed: 1, aborted: 1 });
+    expect((await slowReply).toString()).toBe('slow done\n');
+    expect((fixture.server.concurrency as WorkerPoolStrategy).pids).toEqual([]);
+    // Nobody listens any more (and a Unix socket path is gone).
+    await expect(exchange(fixture.server, 'x\n')).rejects.toMatchObject({ code: expect.stringMatching(/ECONNREFUSED|ENOENT/) });
+    await fixture[Symbol.asyncDispose]();
+  });
+});
+
 const datagramModes = datagramTransports.flatMap((transport) =>
   (['relay', 'shared'] as const).map((datagrams) => ({ name: `${transport.name}, ${datagrams}`, transport, datagrams })),
 );
