@@ -2,8 +2,9 @@
 //   node pool.js [--quick]
 // Scenarios: a CPU-bound handler (sha256 over 1 MiB per request) on 8 persistent connections;
 // a line echo on 50 persistent connections (pool overhead per request); a line echo with a new
-// connection per request (handoff cost); the same CPU-bound work and an echo over UDP, where the
-// pool either relays datagrams through the parent or lets workers share the socket.
+// connection per request (handoff cost); the same CPU-bound work and an echo over UDP. The pool
+// runs both ways: handing connections (relaying datagrams) from the parent ('pool'), and with
+// workers accepting connections (reading datagrams) themselves ('pool-shared').
 // Rounds are interleaved; medians are reported.
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -14,7 +15,7 @@ const { values } = parseArgs({ options: { quick: { type: 'boolean', default: fal
 const seconds = values.quick ? 1 : 3;
 const rounds = values.quick ? 1 : 3;
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
-const streamStrategies = ['event-loop', 'pool'];
+const streamStrategies = ['event-loop', 'pool', 'pool-shared'];
 const datagramStrategies = ['event-loop', 'pool', 'pool-shared'];
 const scenarios = [
   { name: 'CPU-bound (sha256 of 1 MiB), 8 connections', handler: 'HashHandler', connections: 8, mode: 'persistent' },

@@ -1,5 +1,5 @@
 // Usage: node pool_server.js <event-loop|sequential|pool|pool-shared> <handler> [tcp|udp];
-// prints "PORT <n>". 'pool-shared' is the pool with datagrams: 'shared'.
+// prints "PORT <n>". 'pool-shared' is the pool with datagrams: 'shared' and connections: 'shared'.
 import { EventLoopStrategy, SequentialStrategy, TCPServer, UDPServer, WorkerPoolStrategy } from 'sockserve';
 import * as handlers from './cpu_handlers.js';
 
@@ -7,7 +7,11 @@ const [strategy, name, transport = 'tcp'] = process.argv.slice(2);
 const module = new URL('./cpu_handlers.js', import.meta.url);
 const concurrency =
   strategy === 'pool' || strategy === 'pool-shared'
-    ? new WorkerPoolStrategy({ module, datagrams: strategy === 'pool-shared' ? 'shared' : 'relay' })
+    ? new WorkerPoolStrategy({
+        module,
+        datagrams: strategy === 'pool-shared' ? 'shared' : 'relay',
+        connections: strategy === 'pool-shared' ? 'shared' : 'handoff',
+      })
     : strategy === 'sequential'
       ? new SequentialStrategy()
       : new EventLoopStrategy();

@@ -52,6 +52,10 @@ const scenarios = [
     servers: ['raw-dgram', 'sockserve-udp'] },
   { id: 'cpu', name: 'CPU-bound handler (sha256 of 1 MiB per request), 8 connections', cpu: true, base: 'event-loop',
     servers: ['event-loop', 'sequential', 'pool'] },
+  { id: 'cpu-connect', name: 'CPU-bound handler (sha256 of 1 MiB), a new connection per request, 8 clients', cpu: true,
+    loadMode: 'connect', base: 'event-loop', servers: ['event-loop', 'pool', 'pool-shared'] },
+  { id: 'echo-connect', name: 'Line echo, a new connection per request, 8 clients', cpu: true, handler: 'EchoLinesHandler',
+    loadMode: 'connect', base: 'event-loop', servers: ['event-loop', 'pool', 'pool-shared'] },
 ].filter((scenario) => values.only === undefined || values.only.split(',').includes(scenario.id));
 
 function run(command, args, { pinned = true } = {}) {
@@ -90,7 +94,7 @@ function ready(child, pattern = /READY (\S+) (\d+)/) {
 
 async function startServer(scenario, server) {
   if (scenario.cpu) {
-    const child = run(process.execPath, [here('pool_server.js'), server, 'HashHandler'], { pinned: false });
+    const child = run(process.execPath, [here('pool_server.js'), server, scenario.handler ?? 'HashHandler'], { pinned: false });
     const [, port] = await ready(child, /PORT (\d+)/);
     return { child, target: port, pid: child.pid };
   }
@@ -115,7 +119,7 @@ async function measure(scenario, server) {
     let cpuBefore = cpuSeconds(pid);
     const load = scenario.cpu
       ? // The pool's workers need a moment to warm up: CPU-bound rounds run at least 3 s in a full run.
-        run(process.execPath, [here('lines_load.js'), target, 8, mode === 'full' ? Math.max(seconds, 3) : seconds, 'persistent'], { pinned: false })
+        run(process.execPath, [here('lines_load.js'), target, 8, mode === 'full' ? Math.max(seconds, 3) : seconds, scenario.loadMode ?? 'persistent'], { pinned: false })
       : run(process.execPath, [here('load.js'), scenario.transport, target, scenario.connections, scenario.bytes, seconds, scenario.shape ?? 'bytes', warmUpMs]);
     let out = '';
     let warmedUp = false;
@@ -130,7 +134,7 @@ async function measure(scenario, server) {
     await new Promise((resolve) => load.once('exit', resolve));
     if (warmedUp) out = out.slice('START\n'.length);
     // A worker pool computes in its workers, whose CPU time /proc does not show on the parent.
-    const cpu = scenario.cpu && server === 'pool' ? Number.NaN : cpuSeconds(pid) - cpuBefore;
+    const cpu = scenario.cpu && server.startsWith('pool') ? Number.NaN : cpuSeconds(pid) - cpuBefore;
     const result = JSON.parse(out);
     return { ...result, cpuPerRequestUs: (cpu / result.requests) * 1e6 };
   } finally {
@@ -291,6 +295,12 @@ function targets(results, memory, resp) {
   if (lines) checks.push({ what: 'lines-1k sockserve-lines requests/s >= 0.85x raw line splitter', value: `${lines.ratio.toFixed(2)}x`, held: lines.ratio >= 0.85 });
   const pool = row('cpu', 'pool');
   if (pool) checks.push({ what: 'cpu worker pool >= 1.8x event loop (2 cores)', value: `${pool.ratio.toFixed(2)}x`, held: pool.ratio >= 1.8 });
+  for (const server of ['pool', 'pool-shared']) {
+    const cpuConnect = row('cpu-connect', server);
+    if (cpuConnect) checks.push({ what: `cpu-connect ${server} >= 1.6x event loop (2 cores)`, value: `${cpuConnect.ratio.toFixed(2)}x`, held: cpuConnect.ratio >= 1.6 });
+  }
+  const echoConnect = row('echo-connect', 'pool-shared');
+  if (echoConnect) checks.push({ what: 'echo-connect pool-shared >= 0.9x event loop', value: `${echoConnect.ratio.toFixed(2)}x`, held: echoConnect.ratio >= 0.9 });
   if (memory) checks.push({ what: 'memory per idle connection <= 1.5x raw', value: `${memory.ratio.toFixed(2)}x`, held: memory.ratio <= 1.5 });
   const errors = results.flatMap((scenario) => scenario.rows).reduce((n, r) => n + r.errors, 0);
   checks.push({ what: 'zero verification errors', value: String(errors), held: errors === 0 });

@@ -112,7 +112,8 @@ const MAX_BACKOFF_MS = 5_000;
  * How requests reach workers: a stream connection (TCP, Unix stream) is accepted paused by the
  * server, verified with the server's `verifyRequest()`, then handed to the least busy worker with
  * its socket (no byte is read in the parent), and the worker runs the handler and ends the
- * connection gracefully. A datagram (UDP, Unix datagram) is, by default, received and verified
+ * connection gracefully; with `connections: 'shared'`, workers accept on the server's listener
+ * themselves, which saves the handoff per connection (see the option for what that gives up). A datagram (UDP, Unix datagram) is, by default, received and verified
  * by the server and sent to a worker with its bytes; the reply the handler wrote comes back and
  * the server sends it. With `datagrams: 'shared'`, workers read the server's socket themselves
  * and reply through it, which takes the parent off the datagram path (see the option for what
@@ -143,6 +144,11 @@ const MAX_BACKOFF_MS = 5_000;
  * // main.js
  * const server = new TCPServer({ host: '::', port: 8000 }, HashHandler, {
  *   concurrency: new WorkerPoolStrategy({ module: new URL('./handlers.js', import.meta.url) }),
+ * });
+ *
+ * // Many short connections: every worker accepts on the listener itself.
+ * const shortLived = new TCPServer({ host: '::', port: 8001 }, HashHandler, {
+ *   concurrency: new WorkerPoolStrategy({ module: new URL('./handlers.js', import.meta.url), connections: 'shared' }),
  * });
  *
  * // Datagrams: every worker reads the UDP socket itself.
