@@ -3,6 +3,7 @@ import {
   EventLoopStrategy,
   SequentialStrategy,
   TCPServer,
+  TLSServer,
   UnixStreamServer,
   WorkerPoolStrategy,
   type ClientAddress,
@@ -13,6 +14,7 @@ import {
   type StreamServerOptions,
 } from 'sockserve';
 import type net from 'node:net';
+import { testCerts } from './certs.js';
 import { tempDir } from './net.js';
 
 export type AnyStreamServer = StreamServer<ClientAddress, InetAddress | string>;
@@ -51,6 +53,19 @@ function tcp(name: string, host: string): TransportCase {
   };
 }
 
+/** TLS on TCP, with the test certificates (clients from `connect()` trust the test CA). */
+function tlsOver(name: string, host: string): TransportCase {
+  return {
+    name,
+    create(Handler, options, extend = (Base) => Base) {
+      const { server: pair } = testCerts();
+      const Server = extend(TLSServer as unknown as StreamServerClass);
+      const server = new Server({ host, port: 0 }, Handler, { tls: { key: pair.key, cert: pair.cert }, ...options }) as unknown as AnyStreamServer;
+      return { server, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
+    },
+  };
+}
+
 function unix(name: string, abstract: boolean): TransportCase {
   let counter = 0;
   const makePath = (dir: { file(name: string): string }): string =>
@@ -77,6 +92,7 @@ export const transports: TransportCase[] = [
   tcp('TCP IPv6', '::1'),
   unix('Unix stream', false),
   ...(process.platform === 'linux' ? [unix('Unix abstract', true)] : []),
+  tlsOver('TLS', '127.0.0.1'),
 ];
 
 export interface StrategyCase {

@@ -19,7 +19,7 @@
 import type { Logger } from 'pino';
 import { continueWith, deferred, isPromise, type Deferred } from './_promises.js';
 import { formatAddress } from './address.js';
-import { RequestAbortedError } from './errors.js';
+import { RequestAbortedError, TLSHandshakeError } from './errors.js';
 import { runLifecycle, type LifecycleEnd } from './run_handler.js';
 import type { RequestJob } from './strategy.js';
 import type { RequestContext } from './request_context.js';
@@ -46,6 +46,8 @@ export interface PathServer<Request, Address> {
   emit<E extends keyof ServerEvents<Address>>(event: E, ...args: Parameters<ServerEvents<Address>[E]>): void;
   /** Whether the server runs handlers itself (`finishRequest()` not overridden): then no frame waits on it. */
   inline(): boolean;
+  /** `_tlsClientError()`: a handshake failed (here: a handler's `startTls()`). */
+  tlsClientError(error: TLSHandshakeError, clientAddress: Address): void;
 }
 
 /**
@@ -104,6 +106,10 @@ export class RequestRecord<Request, Address> implements RequestContext, RequestJ
 
   get log(): Logger {
     return (this.#log ??= this.path.log.child({ client: formatAddress(this.clientAddress) }));
+  }
+
+  tlsClientError(error: TLSHandshakeError): void {
+    this.path.server.tlsClientError(error, this.clientAddress);
   }
 
   /** Settles when the request is done. */
@@ -287,6 +293,8 @@ export class RequestPath<Request, Address> {
   /** Sends an error to handleError() once; errors caused by an abort are not reported. */
   async report(record: RequestRecord<Request, Address>, error: unknown): Promise<void> {
     if (record.aborted) return;
+    // A failed startTls() handshake was reported as 'tlsClientError' when it happened.
+    if (error instanceof TLSHandshakeError) return;
     // The same failure may surface twice: as the socket's error, and as an error of the handler's
     // read or write that has it as its cause, in either order.
     const reported = record.reported;

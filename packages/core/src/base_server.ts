@@ -39,14 +39,14 @@ import { deferred, settleWithin, type Deferred } from './_promises.js';
 import { AcceptQueue } from './_accept_queue.js';
 import { peerErrorLevel } from './_peer_errors.js';
 import { formatAddress } from './address.js';
-import { InvalidArgumentError, ServerClosedError } from './errors.js';
+import { InvalidArgumentError, ServerClosedError, type TLSHandshakeError } from './errors.js';
 import { EventLoopStrategy } from './event_loop_strategy.js';
 import { createLogger, type LoggerOption } from './logger.js';
 import { refuseWhileLoadingHandlerModule } from './pool_worker.js';
 import { RequestPath, RequestRecord } from './_request_path.js';
 import { kRequestContext, type RequestContext, type RequestContextProvider } from './request_context.js';
 import { runHandler } from './run_handler.js';
-import type { ConcurrencyStrategy, RemoteRequests, ServerHook, SharedDatagramSocket, SharedListener, StrategyHost } from './strategy.js';
+import type { ConcurrencyStrategy, RemoteRequests, ServerHook, SharedDatagramSocket, SharedListener, StrategyHost, TlsSetupSource } from './strategy.js';
 import type {
   Awaitable,
   ClientAddress,
@@ -183,6 +183,7 @@ export abstract class BaseServer<
       closed: (request) => this._requestClosed(request),
       emit: (event, ...args) => this.#emit(event, ...args),
       inline: () => this.finishRequest === defaultFinishRequest,
+      tlsClientError: (error, clientAddress) => this._tlsClientError(error, clientAddress),
     });
     this.timeout = timeout;
     this.#queue = new AcceptQueue(maxPendingRequests);
@@ -280,6 +281,24 @@ export abstract class BaseServer<
   protected _abortRequest(request: Request): void {
     const record = this.#path.inFlight.get(request);
     if (record !== undefined) this.#path.abort(record);
+  }
+
+  /**
+   * TLS transports call this for a handshake that failed or timed out: logs a warning with the
+   * error's code and emits `'tlsClientError'`. Never reaches `handleError()`: no request began.
+   */
+  protected _tlsClientError(error: TLSHandshakeError, clientAddress: Address): void {
+    const cause = error.cause as { code?: unknown } | undefined;
+    this.log.warn(
+      { code: typeof cause?.code === 'string' ? cause.code : error.code, reason: error.reason, client: formatAddress(clientAddress) },
+      error.message,
+    );
+    this.#emit('tlsClientError', error, clientAddress);
+  }
+
+  /** TLS transports: what handshakes need, for strategies that run them in other processes. Default: `undefined`. */
+  protected _tlsSetup(): TlsSetupSource | undefined {
+    return undefined;
   }
 
   /** Transports call this for a request they drop unhandled: logs a warning and emits 'dropped'. */
@@ -726,6 +745,7 @@ export abstract class BaseServer<
       lingerTimeout: this._lingerTimeout,
       shareSocket: () => this._shareSocket(),
       shareListener: () => this._shareListener(),
+      tls: this._tlsSetup(),
       remote: this.#remoteRequests(),
     };
   }
@@ -746,6 +766,7 @@ export abstract class BaseServer<
       },
       failed: (request, clientAddress, error) => this._lateRequestError(request as Request, clientAddress as Address, error),
       dropped: (info, message) => this._dropped(info as DropInfo<Address>, message),
+      tlsClientError: (error, clientAddress) => this._tlsClientError(error, clientAddress as Address),
     };
   }
 

@@ -407,6 +407,32 @@ export class ServerInWorkerError extends SockserveError {
 }
 
 /**
+ * A TLS handshake failed or did not finish in time: the peer spoke plaintext to a TLS port, offered
+ * no protocol or cipher in common, sent no certificate (or one that does not verify) where one was
+ * required, or stayed silent. `cause` holds OpenSSL's error, whose own `code` (such as
+ * `ERR_SSL_WRONG_VERSION_NUMBER`) says which; `reason` tells a failure from a timeout. A
+ * handshake is not a request: the server reports it through its `'tlsClientError'` event and a
+ * warning, never through `handleError()`.
+ *
+ * @example
+ * ```ts
+ * server.on('tlsClientError', (error, client) => {
+ *   metrics.increment(`tls.${error.reason}`, { code: (error.cause as { code?: string })?.code });
+ * });
+ * ```
+ */
+export class TLSHandshakeError extends SockserveError {
+  /** `'failed'` (the handshake failed) or `'timeout'` (it did not finish in time). */
+  readonly reason: 'failed' | 'timeout';
+
+  constructor(message: string, reason: 'failed' | 'timeout', options?: ErrorOptions) {
+    super(message, 'ERR_SOCKSERVE_TLS_HANDSHAKE', options);
+    this.name = 'TLSHandshakeError';
+    this.reason = reason;
+  }
+}
+
+/**
  * Every sockserve-defined error code, for documentation and exhaustive handling. `ListenError`
  * uses the operating system's codes in addition to these.
  *
@@ -429,6 +455,7 @@ export const ErrorCodes = Object.freeze({
   WORKER_START: 'ERR_SOCKSERVE_WORKER_START',
   WORKER_CRASHED: 'ERR_SOCKSERVE_WORKER_CRASHED',
   SERVER_IN_WORKER: 'ERR_SOCKSERVE_SERVER_IN_WORKER',
+  TLS_HANDSHAKE: 'ERR_SOCKSERVE_TLS_HANDSHAKE',
 } as const);
 
 /**

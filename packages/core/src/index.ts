@@ -26,6 +26,7 @@ export {
   SocketError,
   SockserveError,
   TimeoutError,
+  TLSHandshakeError,
   toListenError,
   WorkerCrashedError,
   WorkerStartError,
@@ -41,7 +42,9 @@ export type {
   SharedDatagramSocket,
   SharedListener,
   StrategyHost,
+  TlsSetupSource,
 } from './strategy.js';
+export { TlsAcceptor, type TlsHandshakeCallbacks, type TlsSetup } from './tls_acceptor.js';
 export type {
   Awaitable,
   ClientAddress,

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Logger } from 'pino';
+import type { TLSHandshakeError } from './errors.js';
 
 /**
  * The key under which a server hands a handler its per-request context (`signal`, `log`).
@@ -29,6 +30,8 @@ export interface RequestContext {
   readonly signal: AbortSignal;
   /** A child logger bound to the client address. */
   readonly log: Logger;
+  /** Reports a failed TLS handshake of the request's connection (`startTls()`): logged, and `'tlsClientError'`. */
+  tlsClientError(error: TLSHandshakeError): void;
 }
 
 /**

@@ -3,6 +3,8 @@
  *
  * @module
  */
+import type { TLSHandshakeError } from './errors.js';
+import type { TlsSetup } from './tls_acceptor.js';
 import type { Awaitable, CloseReport, DropInfo, HandlerServer, ServerCloseOptions } from './types.js';
 
 /**
@@ -78,6 +80,28 @@ export interface StrategyHost extends HandlerServer {
   shareListener(): SharedListener | undefined;
   /** Reports requests that other processes received, handled or dropped. */
   readonly remote: RemoteRequests;
+  /**
+   * A TLS server's handshake setup, for strategies whose workers run the handshakes (`undefined`
+   * for other servers); `watch` hears of new certificates (`setSecureContext()`).
+   */
+  readonly tls: TlsSetupSource | undefined;
+}
+
+/**
+ * Where a strategy gets a TLS server's handshake setup, now and as certificates change.
+ *
+ * @example
+ * ```ts
+ * host.tls?.watch((setup) => broadcast({ type: 'tls-setup', setup }));
+ * ```
+ */
+export interface TlsSetupSource {
+  /** The setup new handshakes use. */
+  current(): TlsSetup;
+  /** Handshakes that may be in progress at once (per process that runs them). */
+  readonly maxHandshakes: number;
+  /** Calls `callback` whenever the setup changes. */
+  watch(callback: (setup: TlsSetup) => void): void;
 }
 
 /**
@@ -163,6 +187,8 @@ export interface RemoteRequests {
   failed(request: unknown, clientAddress: unknown, error: unknown): Promise<void>;
   /** Logs the drop and fires `'dropped'`. */
   dropped(info: DropInfo<unknown>, message: string): void;
+  /** Logs a failed TLS handshake and fires `'tlsClientError'`. */
+  tlsClientError(error: TLSHandshakeError, clientAddress: unknown): void;
 }
 
 /**
@@ -182,6 +208,11 @@ export interface RemoteRequests {
 export interface ConcurrencyStrategy {
   /** A short name for logs, such as `'event-loop'`. */
   readonly name: string;
+  /**
+   * True when requests run in other processes, which get each connection as it was accepted:
+   * transports then leave what belongs with the request (a TLS handshake) to those processes.
+   */
+  readonly separateProcesses?: boolean;
   /** Prepares the strategy (starts workers, say). Called once, from the first `listen()`. */
   open?(server: StrategyHost): Awaitable<void>;
   /** Runs one request; see the contract above. */

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { TLSHandshakeError } from './errors.js';
 import type { Logger } from 'pino';
 
 /**
@@ -201,6 +202,12 @@ export type ServerEvents<Address> = {
   error: (error: Error) => void;
   /** A request was dropped before any handler saw it (also logged as a warning). */
   dropped: (info: DropInfo<Address>) => void;
+  /**
+   * A TLS handshake failed or timed out (TLS servers, and `startTls()` in a handler): the
+   * connection is closed, no handler ran (or the handler's `startTls()` rejected), and it is
+   * logged as a warning. Never passed to `handleError()`.
+   */
+  tlsClientError: (error: TLSHandshakeError, clientAddress: Address) => void;
 };
 
 /**
@@ -214,9 +221,10 @@ export type ServerEvents<Address> = {
 export interface DropInfo<Address> {
   /**
    * `'too-large'`: a datagram above the server's maximum size; `'truncated'`: a datagram that did
-   * not fit the receive buffer; `'backlog'`: more requests waiting than `maxPendingRequests`.
+   * not fit the receive buffer; `'backlog'`: more requests waiting than `maxPendingRequests`;
+   * `'handshakes'`: a TLS connection arrived while `maxHandshakes` handshakes were in progress.
    */
-  readonly reason: 'too-large' | 'truncated' | 'backlog';
+  readonly reason: 'too-large' | 'truncated' | 'backlog' | 'handshakes';
   /** The sender, when known. */
   readonly clientAddress: Address | null;
   /** The size in bytes of what was dropped (0 for connections). */

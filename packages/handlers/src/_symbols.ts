@@ -37,3 +37,9 @@ export interface ReaderPipe {
   /** The consumer cannot write any more: the pipe rejects with `error`. */
   stop(error: unknown): void;
 }
+
+/** A handler's request context (its server's per-request values), for subclasses in this package. */
+export const kContext: unique symbol = Symbol('sockserve.context') as never;
+
+/** Makes a reader let go of its source (STARTTLS): it returns how many unread bytes it dropped. */
+export const kDetach: unique symbol = Symbol('sockserve.detach') as never;

@@ -5,6 +5,7 @@
  */
 import type { Awaitable, ClientAddress, HandlerServer, RequestContext, RequestHandler } from '@sockserve/core';
 import { kRequestContext, type RequestContextProvider } from '@sockserve/core/internal';
+import { kContext } from './_symbols.js';
 import type { Logger } from 'pino';
 
 /**
@@ -60,6 +61,11 @@ export class BaseRequestHandler<Request = unknown, Address = ClientAddress, Serv
   /** A pino child logger bound to this request's client address (created on first use). */
   get log(): Logger {
     return this.#context?.log ?? this.server.log;
+  }
+
+  /** The server's per-request values (for the handler classes of this package). */
+  get [kContext](): RequestContext | undefined {
+    return this.#context;
   }
 
   /** Runs before `handle()`. Default: nothing. */

@@ -19,5 +19,5 @@ export { BaseRequestHandler } from './base_request_handler.js';
 export { DatagramRequestHandler } from './datagram_request_handler.js';
 export { DatagramWriter } from './datagram_writer.js';
 export { StreamReader, type FrameDecoder, type ReadLimitOptions, type ReadLineOptions, type StreamReaderOptions } from './stream_reader.js';
-export { StreamRequestHandler } from './stream_request_handler.js';
+export { StreamRequestHandler, type StartTlsOptions, type StartTlsResult, type TLSInfo } from './stream_request_handler.js';
 export { StreamWriter, type StreamWriterOptions } from './stream_writer.js';

@@ -11,7 +11,7 @@ import {
   LimitExceededError,
   TimeoutError,
 } from '@sockserve/core';
-import { kOutput, kPipe, kReader, type ChunkConsumer, type Flushable, type ReaderPipe } from './_symbols.js';
+import { kDetach, kOutput, kPipe, kReader, type ChunkConsumer, type Flushable, type ReaderPipe } from './_symbols.js';
 
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = Buffer.from('\n');
@@ -612,6 +612,36 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (chunk !== undefined) return { done: false, value: chunk };
     if (this.#eof) return { done: true, value: undefined };
     return this.#failOrWait();
+  }
+
+  /**
+   * Lets go of the source (its connection is upgraded to TLS in place): stops reading it, drops
+   * what is buffered, and returns how many unread bytes that was, counting those the stream had
+   * received and not yet delivered. Every later read of this reader rejects.
+   */
+  [kDetach](): number {
+    const source = this.#source;
+    let dropped = this.#end - this.#start;
+    this.#buf = EMPTY;
+    this.#start = this.#end = this.#scanned = 0;
+    this.#eof = true;
+    this.#error ??= new InvalidStateError('The connection was upgraded to TLS: read from the new rfile');
+    if (this.#pending !== undefined) this.#fail(this.#error);
+    if (source === undefined) return dropped;
+    source.pause();
+    source.off('data', StreamReader.#sourceData);
+    source.off('end', StreamReader.#sourceEnd);
+    source.off('error', StreamReader.#sourceError);
+    source.off('close', StreamReader.#sourceClose);
+    if (this.#timeout !== null) {
+      source.off('timeout', StreamReader.#sourceTimeout);
+      source.setTimeout?.(0);
+    }
+    delete source[kReader];
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
+    // Received by the stream and not delivered: never read now (reading would pull more).
+    dropped += source.readableLength;
+    return dropped;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -63,11 +63,6 @@ export class StreamWriter implements Flushable {
 
   constructor(sink: Writable, options: StreamWriterOptions = {}) {
     this.#sink = sink;
-    // Held writes leave as one buffer, not as a writev of many small chunks (see joinWrites).
-    if (typeof (sink as WritableInternals)._writev === 'function' && (sink as WritableInternals)._writev !== joinWrites) {
-      (sink as WritableInternals)[kWritev] = (sink as WritableInternals)._writev!;
-      (sink as WritableInternals)._writev = joinWrites;
-    }
     this.#input = options.input;
     if (options.input !== undefined) options.input[kOutput] = this;
   }
@@ -148,6 +143,13 @@ export class StreamWriter implements Flushable {
    * flushes it if the reader did not first (one `nextTick` per tick for all writers).
    */
   #batch(): void {
+    // Held writes leave as one buffer, not as a writev of many small chunks (see joinWrites).
+    // Installed on the first batch: a connection that never batches keeps its socket as it is.
+    const sink = this.#sink as WritableInternals;
+    if (sink._writev !== joinWrites && typeof sink._writev === 'function') {
+      sink[kWritev] = sink._writev;
+      sink._writev = joinWrites;
+    }
     this.#corked = true;
     this.#sink.cork();
     corked.push(this);

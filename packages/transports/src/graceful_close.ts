@@ -5,6 +5,7 @@
  * @module
  */
 import type net from 'node:net';
+import { currentSocket } from '@sockserve/core/internal';
 
 const noop = (): void => {};
 
@@ -19,7 +20,9 @@ const noop = (): void => {};
  * else socket.destroy();
  * ```
  */
-export function endSocket(socket: net.Socket, timeout: number): Promise<boolean> {
+export function endSocket(connection: net.Socket, timeout: number): Promise<boolean> {
+  // A connection upgraded to TLS in place ends through its TLS socket (close_notify, then FIN).
+  const socket = currentSocket(connection);
   if (socket.writableFinished) return Promise.resolve(true);
   if (socket.destroyed) return Promise.resolve(false);
   return new Promise<boolean>((resolve) => {
@@ -49,7 +52,8 @@ export function endSocket(socket: net.Socket, timeout: number): Promise<boolean>
  * await discardUntilClosed(socket, 2_000);
  * ```
  */
-export function discardUntilClosed(socket: net.Socket, timeout: number): Promise<void> {
+export function discardUntilClosed(connection: net.Socket, timeout: number): Promise<void> {
+  const socket = currentSocket(connection);
   if (socket.closed) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const timer = setTimeout(() => socket.destroy(), timeout);

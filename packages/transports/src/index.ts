@@ -12,6 +12,7 @@ export { DatagramServer, type DatagramRequest, type DatagramServerOptions } from
 export { discardUntilClosed, endSocket } from './graceful_close.js';
 export { StreamServer, type StreamServerOptions } from './stream_server.js';
 export { TCPServer, type TCPAddress, type TCPServerOptions } from './tcp.js';
+export { TLSServer, type TLSServerOptions } from './tls.js';
 export { UDPServer, type UDPAddress, type UDPServerOptions } from './udp.js';
 export { UnixStreamServer, type UnixStreamServerOptions } from './unix.js';
 export { UnixDatagramServer, type UnixDatagramServerOptions, type UnixDatagramServerSocket } from './unix_dgram.js';

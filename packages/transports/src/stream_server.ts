@@ -16,6 +16,7 @@ import {
   type ClientAddress,
   type InetAddress,
 } from '@sockserve/core';
+import { currentSocket } from '@sockserve/core/internal';
 import { discardUntilClosed, endSocket } from './graceful_close.js';
 
 /**
@@ -226,7 +227,7 @@ export abstract class StreamServer<
   }
 
   protected override _destroyRequest(socket: net.Socket): void {
-    socket.destroy();
+    currentSocket(socket).destroy();
   }
 
   /**
@@ -263,10 +264,11 @@ export abstract class StreamServer<
    * ```
    */
   override async shutdownRequest(socket: net.Socket): Promise<void> {
-    if (socket.destroyed || !(await endSocket(socket, this.lingerTimeout))) {
-      if (!socket.destroyed) {
+    const current = currentSocket(socket);
+    if (current.destroyed || !(await endSocket(socket, this.lingerTimeout))) {
+      if (!current.destroyed) {
         this.log.warn(
-          { pendingBytes: socket.writableLength, lingerTimeout: this.lingerTimeout },
+          { pendingBytes: current.writableLength, lingerTimeout: this.lingerTimeout },
           'The peer did not take the reply in time; closing the connection',
         );
       }
@@ -293,6 +295,8 @@ export abstract class StreamServer<
    */
   override closeRequest(socket: net.Socket): void {
     this.#released.add(socket);
+    const current = currentSocket(socket);
+    if (current !== socket) current.destroy();
     socket.destroy();
   }
 
@@ -312,8 +316,9 @@ export abstract class StreamServer<
       sockets.map(
         (socket) =>
           new Promise<void>((resolve) => {
-            if (socket.closed) return resolve();
-            socket.once('close', () => resolve());
+            const current = currentSocket(socket);
+            if (current.closed) return resolve();
+            current.once('close', () => resolve());
             void this.#closeRequestSafely(socket);
           }),
       ),

@@ -126,6 +126,18 @@ describe.each(transports)('$name', (transport) => {
       if (strategy.inProcess) expect(stats.finished).toBe(1);
       // Nobody serves now: the next connection waits.
       await using clients = new Clients();
+      if (transport.name === 'TLS' && !strategy.inProcess) {
+        // Workers run the handshakes: the next one waits for a worker to be given the connection.
+        let connected = false;
+        const pending = clients.connect(server).then((socket) => ((connected = true), socket));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(connected).toBe(false);
+        void server.handleRequest();
+        const next = await pending;
+        next.write('waiting\n');
+        expect(await readLine(next)).toBe('waiting\n');
+        return;
+      }
       const next = await clients.connect(server);
       next.write('waiting\n');
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -175,7 +187,8 @@ describe.each(transports)('$name', (transport) => {
       const socket = await clients.connect(server);
       await new Promise((resolve) => socket.once('data', resolve));
       // TCP: a real RST. Unix: closing with unread data makes the server's writes fail (EPIPE).
-      if (typeof server.serverAddress === 'string') socket.destroy();
+      // TLS: the TLS socket has no reset of its own; closing with unread data makes the kernel send one.
+      if (typeof server.serverAddress === 'string' || (socket as { encrypted?: boolean }).encrypted === true) socket.destroy();
       else socket.resetAndDestroy();
       const error = (await failures.promise) as NodeJS.ErrnoException;
       expect(['ECONNRESET', 'EPIPE', 'ERR_SOCKSERVE_CONNECTION_CLOSED'], `unexpected error ${String(error)}`).toContain(error.code);

@@ -20,6 +20,28 @@ export interface WorkerConfig {
   datagrams?: SharedDatagrams;
   /** Set when workers accept connections themselves (`connections: 'shared'`). */
   connections?: SharedConnections;
+  /** Set for a TLS server: workers run the handshakes. */
+  tls?: WorkerTls;
+}
+
+/** A TLS server's setup, as JSON (`encodeTlsSetup`), and its bound on handshakes in progress. */
+export interface WorkerTls {
+  setup: string;
+  maxHandshakes: number;
+}
+
+/** A TLS setup as JSON: Buffers (keys, certificates) travel as `{ type: 'Buffer', data }`. */
+export function encodeTlsSetup(setup: unknown): string {
+  return JSON.stringify(setup);
+}
+
+/** The TLS setup `encodeTlsSetup` made, with its Buffers back. */
+export function decodeTlsSetup<T>(json: string): T {
+  return JSON.parse(json, (_key, value: unknown) =>
+    typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)
+      ? Buffer.from((value as { data: number[] }).data)
+      : value,
+  ) as T;
 }
 
 /** How a worker accepts connections on a shared listener (which arrives as a handle, `share-socket`). */
@@ -75,6 +97,8 @@ export type ToWorker =
   | { type: 'forward-datagram'; clientAddress: unknown; packet: Uint8Array }
   /** Whether the parent wants `requests-seen` reports. */
   | { type: 'request-events'; wanted: boolean }
+  /** The TLS server has new certificates (`encodeTlsSetup`): new handshakes use them. */
+  | { type: 'tls-setup'; setup: string }
   /** Stop: requests the worker read itself get until `timeout`, then are aborted. */
   | { type: 'stop'; timeout?: number };
 
@@ -100,8 +124,10 @@ export type FromWorker =
   | { type: 'requests-seen'; clients: unknown[] }
   /** A request the worker read or accepted itself failed (`packet`: a datagram's bytes). */
   | { type: 'shared-request-failed'; clientAddress: unknown; packet?: Uint8Array; error: WireError }
-  /** The worker dropped a datagram it read itself. */
-  | { type: 'dropped'; reason: 'too-large' | 'truncated'; clientAddress: unknown; size: number; message: string }
+  /** The worker dropped a datagram it read itself, or a connection past `maxHandshakes`. */
+  | { type: 'dropped'; reason: 'too-large' | 'truncated' | 'handshakes'; clientAddress: unknown; size: number; message: string }
+  /** A TLS handshake in the worker failed or timed out. */
+  | { type: 'tls-client-error'; clientAddress: unknown; reason: 'failed' | 'timeout'; error: WireError; cause?: WireError }
   /** The requests the worker read itself that were in flight at `stop`. */
   | { type: 'stopped'; completed: number; aborted: number };
 

@@ -9,11 +9,22 @@
  */
 import type dgram from 'node:dgram';
 import net from 'node:net';
-import { SocketError, inetAddress, type ClientAddress, type InetAddress, type RequestHandlerClass, type UnixAddress } from '@sockserve/core';
+import type tls from 'node:tls';
+import {
+  SocketError,
+  TlsAcceptor,
+  inetAddress,
+  type ClientAddress,
+  type InetAddress,
+  type RequestHandlerClass,
+  type TLSHandshakeError,
+  type TlsSetup,
+  type UnixAddress,
+} from '@sockserve/core';
 import { DatagramServer, StreamServer, type DatagramRequest } from '@sockserve/transports';
 import type { Logger } from 'pino';
 import { ParentLink } from './_parent_link.js';
-import { toWire, type FromWorker, type SharedConnections, type SharedDatagrams, type WorkerConfig } from './_protocol.js';
+import { decodeTlsSetup, toWire, type FromWorker, type SharedConnections, type SharedDatagrams, type WorkerConfig } from './_protocol.js';
 
 /** What both worker servers are made from. */
 export interface WorkerServerOptions {
@@ -37,12 +48,23 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
   #listener: net.Server | undefined;
   #requestEvents: boolean;
   #seen: unknown[] = [];
+  /** A TLS server's handshakes run here (the parent hands connections over as accepted). */
+  #tls: TlsAcceptor | undefined;
+  /** Connections whose TLS handshake is in progress. */
+  readonly #handshaking = new Set<net.Socket>();
 
   constructor(Handler: RequestHandlerClass<net.Socket, ClientAddress>, options: WorkerServerOptions) {
     super(Handler, { logger: options.log, lingerTimeout: options.config.lingerTimeout });
     this.#options = options;
-    this.link = new ParentLink(options.send, (request) => this._abortRequest(request));
+    // A connection aborted during its handshake is not a request yet: close it.
+    this.link = new ParentLink(options.send, (request) => (this.#handshaking.has(request) ? request.destroy() : this._abortRequest(request)));
     this.#requestEvents = options.config.connections?.requestEvents ?? false;
+    if (options.config.tls !== undefined) this.tlsSetup(options.config.tls.setup);
+  }
+
+  /** The TLS server's setup (JSON), at start and when its certificates change. */
+  tlsSetup(json: string): void {
+    this.#tls = new TlsAcceptor(decodeTlsSetup<TlsSetup>(json));
   }
 
   get serverAddress(): InetAddress | string {
@@ -65,7 +87,46 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
     // allowHalfOpen: a peer that half-closes after its request still gets its reply.
     const socket = new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts);
     this.link.taken(id, socket);
-    this._connection(socket, clientAddress);
+    this.#arrived(socket, clientAddress, id);
+  }
+
+  /**
+   * A connection accepted here or handed over (`id`): a TLS server's handshake runs first, and
+   * only a connection that completes it becomes a request. A failed handshake is reported to the
+   * parent (and a handed-over connection is over for it).
+   */
+  #arrived(socket: net.Socket, clientAddress: ClientAddress, id?: number): void {
+    const acceptor = this.#tls;
+    if (acceptor === undefined) {
+      this._connection(socket, clientAddress);
+      return;
+    }
+    const limit = this.#options.config.tls!.maxHandshakes;
+    if (this.#handshaking.size >= limit) {
+      socket.destroy();
+      const message = `Closed a connection: ${limit} TLS handshakes are in progress in worker ${this.#options.config.id} (maxHandshakes)`;
+      this.#options.send({ type: 'dropped', reason: 'handshakes', clientAddress, size: 0, message });
+      if (id !== undefined) this.link.done(socket);
+      return;
+    }
+    this.#handshaking.add(socket);
+    socket.on('error', noop);
+    acceptor.accept(socket, {
+      secure: (secure: tls.TLSSocket) => {
+        this.#handshaking.delete(socket);
+        socket.off('error', noop);
+        if (id !== undefined) this.link.taken(id, secure);
+        this._connection(secure, clientAddress);
+      },
+      failed: (error: TLSHandshakeError) => {
+        this.#handshaking.delete(socket);
+        if (!this._closing) {
+          const cause = error.cause === undefined ? {} : { cause: toWire(error.cause) };
+          this.#options.send({ type: 'tls-client-error', clientAddress, reason: error.reason, error: toWire(error), ...cause });
+        }
+        if (id !== undefined) this.link.done(socket);
+      },
+    });
   }
 
   /** Accepts connections on the server's listener (its raw handle) from now on (`connections: 'shared'`). */
@@ -83,14 +144,14 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
       options.kind === 'tcp'
         ? (socket: net.Socket): ClientAddress => inetAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0, socket.remoteFamily)
         : (): ClientAddress => ({ path: null });
-    listener.on('connection', (socket: net.Socket) => this._connection(socket, address(socket)));
+    listener.on('connection', (socket: net.Socket) => this.#arrived(socket, address(socket)));
     listener.on('error', (error) => this.log.error({ err: error }, 'Shared listener error'));
     this.#listener = listener;
   }
 
   /** A connection the parent accepted on a listener it held for a moment, with its raw handle. */
   forwarded(handle: unknown, clientAddress: ClientAddress): void {
-    this._connection(new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts), clientAddress);
+    this.#arrived(new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts), clientAddress);
   }
 
   /**
@@ -142,6 +203,7 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
   protected override _stopAccepting(): void {
     this.#listener?.close(() => {});
     this.#listener = undefined;
+    for (const socket of this.#handshaking) socket.destroy();
   }
 
   protected override _listenOptions(): net.ListenOptions {
@@ -328,3 +390,5 @@ export class WorkerDatagramServer extends DatagramServer<ClientAddress, InetAddr
     this.#options.send({ type: 'requests-seen', clients });
   }
 }
+
+function noop(): void {}

@@ -120,6 +120,9 @@ process.on('message', (message: ToWorker, handle?: unknown) => {
       if (socket != null && process.connected) process.send!({ type: 'lent-socket', loan: message.loan } satisfies FromWorker, socket, { keepOpen: true }, () => {});
       break;
     }
+    case 'tls-setup':
+      connections?.tlsSetup(message.setup);
+      break;
     case 'request-events':
       (datagrams ?? connections!).requestEvents = message.wanted;
       break;

@@ -11,6 +11,7 @@ import {
   ErrorCodes,
   InvalidArgumentError,
   ServerInWorkerError,
+  TLSHandshakeError,
   WorkerCrashedError,
   WorkerStartError,
   type CloseReport,
@@ -21,7 +22,7 @@ import {
 } from '@sockserve/core';
 import { kDatagramReply, poolWorker, refuseWhileLoadingHandlerModule, type DatagramReply } from '@sockserve/core/internal';
 import type { Logger } from 'pino';
-import { ABORT_GRACE_MS, CONFIG_ENV, fromWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
+import { ABORT_GRACE_MS, CONFIG_ENV, encodeTlsSetup, fromWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
 import { SharedMode, type SharingWorker } from './_shared_sockets.js';
 
 /**
@@ -159,6 +160,8 @@ const MAX_BACKOFF_MS = 5_000;
  */
 export class WorkerPoolStrategy implements ConcurrencyStrategy {
   readonly name: string = 'worker-pool';
+  /** Requests run in the workers, which get each connection as accepted (TLS handshakes run there). */
+  readonly separateProcesses = true;
   /** How many workers the pool keeps running. */
   readonly workers: number;
   readonly #module: string;
@@ -258,6 +261,16 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
         for (const worker of this.#pool) this.#send(worker, message);
       });
     }
+    if (server.tls !== undefined) {
+      if (typeof server.tls.current().tls.SNICallback === 'function') {
+        throw new InvalidArgumentError(
+          'The TLS server has an SNICallback, which cannot run in workers (handshakes run there): give the certificates per name as `sni` instead',
+        );
+      }
+      server.tls.watch((setup) => {
+        for (const worker of this.#pool) this.#send(worker, { type: 'tls-setup', setup: encodeTlsSetup(setup) });
+      });
+    }
     const started = Array.from({ length: this.workers }, () => this.#spawn());
     try {
       await Promise.all(started.map((worker) => this.#whenReady(worker)));
@@ -351,6 +364,9 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       level: server.log.level,
       lingerTimeout: server.lingerTimeout ?? 0,
       ...this.#shared?.config(),
+      ...(server.tls === undefined
+        ? {}
+        : { tls: { setup: encodeTlsSetup(server.tls.current()), maxHandshakes: server.tls.maxHandshakes } }),
     };
     const entry = fileURLToPath(new URL('../dist/worker.js', import.meta.url));
     const child = fork(entry, [], {
@@ -485,6 +501,17 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
       case 'shutdown':
         void this.#server?.shutdown();
         break;
+      case 'dropped': {
+        const { reason, clientAddress, size } = message;
+        this.#server?.remote.dropped({ reason, clientAddress, size }, message.message);
+        break;
+      }
+      case 'tls-client-error': {
+        const cause = message.cause === undefined ? undefined : fromWire(message.cause, worker.id);
+        const error = new TLSHandshakeError(message.error.message, message.reason, cause === undefined ? undefined : { cause });
+        this.#server?.remote.tlsClientError(error, message.clientAddress);
+        break;
+      }
       default:
         break; // 'load-failed' is handled by #whenReady
     }

@@ -193,7 +193,7 @@ describe.each(transports)('WorkerPoolStrategy over $name: handler view', (transp
     const socket = await clients.connect(fixture.server);
     socket.write('flood\n');
     await new Promise((resolve) => socket.once('data', resolve));
-    if (typeof fixture.server.serverAddress === 'string') socket.destroy();
+    if (typeof fixture.server.serverAddress === 'string' || (socket as { encrypted?: boolean }).encrypted === true) socket.destroy();
     else socket.resetAndDestroy();
     const error = (await failed.promise) as { code?: string };
     expect(['ECONNRESET', 'EPIPE', 'ERR_SOCKSERVE_CONNECTION_CLOSED']).toContain(error.code);
