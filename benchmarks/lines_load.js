@@ -1,10 +1,14 @@
-// Load for line-protocol servers. Usage: node lines_load.js <port> <connections> <seconds> <mode>
+// Load for line-protocol servers. Usage: node lines_load.js <port> <connections> <seconds> <mode> [tcp|tls]
 // mode 'persistent': each connection sends a line, waits for the reply line, repeats.
 // mode 'connect': each request is a new connection (connect, one line, reply, close): handoff cost.
 import net from 'node:net';
+import tls from 'node:tls';
 
 const [port, connections, seconds] = process.argv.slice(2, 5).map(Number);
 const mode = process.argv[5] ?? 'persistent';
+// TLS: a new handshake per connection; the certificate is the benchmark's self-signed one.
+const secure = process.argv[6] === 'tls';
+const open = () => (secure ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : net.connect(port, '127.0.0.1'));
 const latencies = [];
 let requests = 0;
 let errors = 0;
@@ -14,7 +18,7 @@ setTimeout(() => (stopping = true), seconds * 1000);
 function once() {
   return new Promise((resolve) => {
     const started = performance.now();
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = open();
     let reply = '';
     socket.setEncoding('utf8');
     socket.on('data', (chunk) => (reply += chunk));
@@ -36,7 +40,7 @@ async function connectLoop() {
 
 function persistent() {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = open();
     let pending = '';
     let started = 0;
     const send = () => {
@@ -44,7 +48,7 @@ function persistent() {
       socket.write('request\n');
     };
     socket.setEncoding('utf8');
-    socket.on('connect', send);
+    socket.on(secure ? 'secureConnect' : 'connect', send);
     socket.on('data', (chunk) => {
       pending += chunk;
       while (pending.includes('\n')) {

@@ -1,5 +1,5 @@
 // Load generator. Usage:
-//   node load.js <tcp|unix|udp> <port-or-path> <connections> <bytes> <seconds> [bytes|lines] [warm-up ms]
+//   node load.js <tcp|tls|unix|udp> <port-or-path> <connections> <bytes> <seconds> [bytes|lines] [warm-up ms]
 // Each connection (or UDP client) sends a message, waits until all of it has come back, checks
 // every byte, and repeats. With 'lines' the message is made of 64-byte lines. Nothing is measured
 // until every connection is open and has made one exchange (so a burst of connects, and the
@@ -8,6 +8,7 @@
 // At the end, one JSON line: requests, verification errors, requests/s, latency percentiles.
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 
 const [transport, target, connectionsArg, sizeArg, secondsArg, shape, warmUpArg = '250'] = process.argv.slice(2);
 const warmUpMs = Number(warmUpArg);
@@ -49,7 +50,13 @@ function warm(client) {
 
 function streamClient() {
   return new Promise((resolve) => {
-    const socket = transport === 'unix' ? net.connect(target) : net.connect(Number(target), '127.0.0.1');
+    // TLS: the benchmark's certificate is self-signed; what is measured is the server, not trust.
+    const socket =
+      transport === 'unix'
+        ? net.connect(target)
+        : transport === 'tls'
+          ? tls.connect({ port: Number(target), host: '127.0.0.1', rejectUnauthorized: false })
+          : net.connect(Number(target), '127.0.0.1');
     socket.setNoDelay?.(true);
     const client = { warm: false };
     let received = 0;
@@ -59,7 +66,7 @@ function streamClient() {
       started = performance.now();
       socket.write(message);
     };
-    socket.on('connect', send);
+    socket.on(transport === 'tls' ? 'secureConnect' : 'connect', send);
     socket.on('data', (chunk) => {
       if (!message.subarray(received, received + chunk.length).equals(chunk)) errors++;
       received += chunk.length;

@@ -1,6 +1,8 @@
-// Usage: node pool_server.js <event-loop|sequential|pool|pool-shared> <handler> [tcp|udp];
+// Usage: node pool_server.js <event-loop|sequential|pool|pool-shared> <handler> [tcp|tls|udp];
 // prints "PORT <n>". 'pool-shared' is the pool with datagrams: 'shared' and connections: 'shared'.
-import { EventLoopStrategy, SequentialStrategy, TCPServer, UDPServer, WorkerPoolStrategy } from 'sockserve';
+// 'tls' reads its certificate from BENCH_TLS_KEY and BENCH_TLS_CERT (tls_certs.js).
+import { readFileSync } from 'node:fs';
+import { EventLoopStrategy, SequentialStrategy, TCPServer, TLSServer, UDPServer, WorkerPoolStrategy } from 'sockserve';
 import * as handlers from './cpu_handlers.js';
 
 const [strategy, name, transport = 'tcp'] = process.argv.slice(2);
@@ -15,10 +17,12 @@ const concurrency =
     : strategy === 'sequential'
       ? new SequentialStrategy()
       : new EventLoopStrategy();
-const Server = transport === 'udp' ? UDPServer : TCPServer;
-const server = new Server({ host: '127.0.0.1', port: 0 }, handlers[name], { logger: false, concurrency });
+const Server = transport === 'udp' ? UDPServer : transport === 'tls' ? TLSServer : TCPServer;
+const tls = transport === 'tls' ? { tls: { key: readFileSync(process.env.BENCH_TLS_KEY), cert: readFileSync(process.env.BENCH_TLS_CERT) } } : {};
+const server = new Server({ host: '127.0.0.1', port: 0 }, handlers[name], { logger: false, concurrency, ...tls });
 await server.listen();
-console.log(`PORT ${server.serverAddress.port}`);
+// The pids of every process that serves (the workers too), for the harness's CPU accounting.
+console.log(`PORT ${server.serverAddress.port} PIDS ${[process.pid, ...(concurrency.pids ?? [])].join(',')}`);
 process.once('SIGTERM', async () => {
   await server.serverClose({ timeout: 1000 });
   process.exit(0);

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chart } from './chart.js';
 import { hasRedisBenchmark, respBenchmark, respTable } from './resp.js';
+import { benchCerts, hasOpenssl } from './tls_certs.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +38,9 @@ const hasPython = spawnSync('python3', ['--version']).status === 0;
 const pin = spawnSync('taskset', ['--version']).status === 0 ? ['taskset', '-c', '0'] : [];
 const python = hasPython ? ['python-threading', 'python-asyncio'] : [];
 
+// The TLS servers read the benchmark's certificate from the environment (see tls_certs.js).
+if (hasOpenssl) benchCerts();
+
 const scenarios = [
   { id: 'tcp-1k', name: 'TCP echo, 50 connections x 1 KiB', transport: 'tcp', connections: 50, bytes: 1024, base: 'raw-data',
     servers: ['raw-data', 'raw-for-await', 'sockserve-iter', 'sockserve-pipe', ...python] },
@@ -48,6 +52,12 @@ const scenarios = [
     servers: ['raw-data', 'raw-for-await', 'sockserve-iter', 'sockserve-pipe', ...python] },
   { id: 'lines-1k', name: 'TCP line echo, 50 connections x 16 lines of 64 B', transport: 'tcp', connections: 50, bytes: 1024, shape: 'lines',
     base: 'raw-lines', servers: ['raw-lines', 'sockserve-lines'] },
+  ...(hasOpenssl
+    ? [
+        { id: 'tls-1k', name: 'TLS echo, 50 connections x 1 KiB', transport: 'tls', connections: 50, bytes: 1024, base: 'raw-tls',
+          servers: ['raw-tls', 'sockserve-tls-iter', 'sockserve-tls-pipe'] },
+      ]
+    : []),
   { id: 'udp-64', name: 'UDP echo, 50 clients x 64 B', transport: 'udp', connections: 50, bytes: 64, base: 'raw-dgram',
     servers: ['raw-dgram', 'sockserve-udp'] },
   { id: 'cpu', name: 'CPU-bound handler (sha256 of 1 MiB per request), 8 connections', cpu: true, base: 'event-loop',
@@ -56,6 +66,12 @@ const scenarios = [
     loadMode: 'connect', base: 'event-loop', servers: ['event-loop', 'pool', 'pool-shared'] },
   { id: 'echo-connect', name: 'Line echo, a new connection per request, 8 clients', cpu: true, handler: 'EchoLinesHandler',
     loadMode: 'connect', base: 'event-loop', servers: ['event-loop', 'pool', 'pool-shared'] },
+  ...(hasOpenssl
+    ? [
+        { id: 'tls-handshakes', name: 'TLS handshakes: new connections from 4 openssl s_time clients (full handshake, ECDSA P-256)', cpu: true,
+          handshakes: true, handler: 'EchoLinesHandler', tls: true, base: 'event-loop', servers: ['event-loop', 'pool', 'pool-shared'] },
+      ]
+    : []),
 ].filter((scenario) => values.only === undefined || values.only.split(',').includes(scenario.id));
 
 function run(command, args, { pinned = true } = {}) {
@@ -64,6 +80,7 @@ function run(command, args, { pinned = true } = {}) {
 }
 
 function cpuSeconds(pid) {
+  if (Array.isArray(pid)) return pid.reduce((total, one) => total + cpuSeconds(one), 0);
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
@@ -94,9 +111,10 @@ function ready(child, pattern = /READY (\S+) (\d+)/) {
 
 async function startServer(scenario, server) {
   if (scenario.cpu) {
-    const child = run(process.execPath, [here('pool_server.js'), server, scenario.handler ?? 'HashHandler'], { pinned: false });
-    const [, port] = await ready(child, /PORT (\d+)/);
-    return { child, target: port, pid: child.pid };
+    const child = run(process.execPath, [here('pool_server.js'), server, scenario.handler ?? 'HashHandler', scenario.tls ? 'tls' : 'tcp'], { pinned: false });
+    const [, port, pids] = await ready(child, /PORT (\d+) PIDS ([\d,]+)/);
+    // CPU time counts every process that serves: the parent and a pool's workers.
+    return { child, target: port, pid: pids.split(',').map(Number) };
   }
   const path = join(tmpdir(), `sockserve-bench-${process.pid}-${server}-${serial++}.sock`);
   const unix = scenario.transport === 'unix' ? ['--unix', path] : [];
@@ -117,9 +135,11 @@ async function measure(scenario, server) {
   const { child, target, pid, path } = await startServer(scenario, server);
   try {
     let cpuBefore = cpuSeconds(pid);
-    const load = scenario.cpu
+    const load = scenario.handshakes
+      ? run(process.execPath, [here('handshake_load.js'), target, 4, mode === 'full' ? Math.max(seconds, 3) : seconds], { pinned: false })
+      : scenario.cpu
       ? // The pool's workers need a moment to warm up: CPU-bound rounds run at least 3 s in a full run.
-        run(process.execPath, [here('lines_load.js'), target, 8, mode === 'full' ? Math.max(seconds, 3) : seconds, scenario.loadMode ?? 'persistent'], { pinned: false })
+        run(process.execPath, [here('lines_load.js'), target, 8, mode === 'full' ? Math.max(seconds, 3) : seconds, scenario.loadMode ?? 'persistent', scenario.tls ? 'tls' : 'tcp'], { pinned: false })
       : run(process.execPath, [here('load.js'), scenario.transport, target, scenario.connections, scenario.bytes, seconds, scenario.shape ?? 'bytes', warmUpMs]);
     let out = '';
     let warmedUp = false;
@@ -133,9 +153,10 @@ async function measure(scenario, server) {
     });
     await new Promise((resolve) => load.once('exit', resolve));
     if (warmedUp) out = out.slice('START\n'.length);
-    // A worker pool computes in its workers, whose CPU time /proc does not show on the parent.
-    const cpu = scenario.cpu && server.startsWith('pool') ? Number.NaN : cpuSeconds(pid) - cpuBefore;
+    const cpu = cpuSeconds(pid) - cpuBefore;
     const result = JSON.parse(out);
+    result.p50 ??= Number.NaN;
+    result.p99 ??= Number.NaN;
     return { ...result, cpuPerRequestUs: (cpu / result.requests) * 1e6 };
   } finally {
     await stop(child);
@@ -251,6 +272,10 @@ function kb(bytes) {
   return `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
+function fixed(value) {
+  return Number.isNaN(value) ? 'n/a' : value.toFixed(2);
+}
+
 function table(rows) {
   const lines = [
     '| server | req/s | ratio | rounds | p50 ms | p99 ms | server CPU µs/req | CPU ratio | rounds | errors |',
@@ -259,8 +284,8 @@ function table(rows) {
   const range = ([low, high]) => (Number.isNaN(low) || Number.isNaN(high) ? 'n/a' : `${low.toFixed(2)}–${high.toFixed(2)}`);
   for (const row of rows) {
     lines.push(
-      `| ${row.server} | ${row.rps.toFixed(0)} | ${row.ratio.toFixed(2)}x | ${range(row.ratioRange)} | ${row.p50.toFixed(2)} | ` +
-        `${row.p99.toFixed(2)} | ${Number.isNaN(row.cpuPerRequestUs) ? 'n/a' : row.cpuPerRequestUs.toFixed(1)} | ` +
+      `| ${row.server} | ${row.rps.toFixed(0)} | ${row.ratio.toFixed(2)}x | ${range(row.ratioRange)} | ${fixed(row.p50)} | ` +
+        `${fixed(row.p99)} | ${Number.isNaN(row.cpuPerRequestUs) ? 'n/a' : row.cpuPerRequestUs.toFixed(1)} | ` +
         `${Number.isNaN(row.cpuRatio) ? 'n/a' : `${row.cpuRatio.toFixed(2)}x`} | ${range(row.cpuRatioRange)} | ${row.errors} |`,
     );
   }
@@ -298,6 +323,14 @@ function targets(results, memory, resp) {
   for (const server of ['pool', 'pool-shared']) {
     const cpuConnect = row('cpu-connect', server);
     if (cpuConnect) checks.push({ what: `cpu-connect ${server} >= 1.6x event loop (2 cores)`, value: `${cpuConnect.ratio.toFixed(2)}x`, held: cpuConnect.ratio >= 1.6 });
+  }
+  for (const server of ['sockserve-tls-iter', 'sockserve-tls-pipe']) {
+    const r = row('tls-1k', server);
+    if (r) checks.push({ what: `tls-1k ${server} requests/s >= 0.95x raw tls.createServer`, value: `${r.ratio.toFixed(2)}x`, held: r.ratio >= 0.95 });
+  }
+  for (const server of ['pool', 'pool-shared']) {
+    const r = row('tls-handshakes', server);
+    if (r) checks.push({ what: `tls-handshakes ${server} >= 1.6x event loop (2 cores)`, value: `${r.ratio.toFixed(2)}x`, held: r.ratio >= 1.6 });
   }
   const echoConnect = row('echo-connect', 'pool-shared');
   if (echoConnect) checks.push({ what: 'echo-connect pool-shared >= 0.9x event loop', value: `${echoConnect.ratio.toFixed(2)}x`, held: echoConnect.ratio >= 0.9 });

@@ -1,9 +1,14 @@
 // Servers under test. Usage: node servers.js <kind> [--unix PATH] [--udp]
 // Prints "READY <port-or-path> <pid>" once listening.
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { parseArgs } from 'node:util';
-import { DatagramRequestHandler, StreamRequestHandler, TCPServer, UDPServer, UnixStreamServer } from 'sockserve';
+import { DatagramRequestHandler, StreamRequestHandler, TCPServer, TLSServer, UDPServer, UnixStreamServer } from 'sockserve';
+
+/** The benchmark's certificate (tls_certs.js), for the TLS servers. */
+const tlsOptions = () => ({ key: readFileSync(process.env.BENCH_TLS_KEY), cert: readFileSync(process.env.BENCH_TLS_CERT) });
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { unix: { type: 'string' } } });
 const [kind] = positionals;
@@ -47,7 +52,26 @@ async function sockserve(Handler, extra = {}) {
   return values.unix ?? server.serverAddress.port;
 }
 
+async function sockserveTls(Handler) {
+  const server = new TLSServer({ host: '127.0.0.1', port: 0 }, Handler, { logger: false, tls: tlsOptions() });
+  await server.listen();
+  void server.serveForever();
+  return server.serverAddress.port;
+}
+
 const kinds = {
+  // Raw Node TLS: tls.createServer and a 'data' listener writing back what it gets.
+  'raw-tls': () =>
+    new Promise((resolve) => {
+      const server = tls.createServer({ ...tlsOptions(), noDelay: true }, (socket) => {
+        socket.on('data', (data) => socket.write(data));
+        socket.on('error', () => {});
+      });
+      server.on('tlsClientError', () => {});
+      server.listen(0, '127.0.0.1', () => resolve(server.address().port));
+    }),
+  'sockserve-tls-iter': () => sockserveTls(IterEcho),
+  'sockserve-tls-pipe': () => sockserveTls(PipeEcho),
   // Raw Node: a 'data' listener writing back what it gets.
   'raw-data': () =>
     rawListen((socket) => {

@@ -18,7 +18,7 @@ test('pnpm bench --smoke runs every scenario and verifies every byte', async () 
     results: Array<{ id: string; rows: Array<{ server: string; requests?: number; rps: number; errors: number }> }>;
     memory: { count: number };
   };
-  expect(report.results.map((scenario) => scenario.id)).toEqual(['tcp-1k', 'tcp-16k', 'tcp-64b', 'unix-1k', 'lines-1k', 'udp-64', 'cpu', 'cpu-connect', 'echo-connect']);
+  expect(report.results.map((scenario) => scenario.id)).toEqual(['tcp-1k', 'tcp-16k', 'tcp-64b', 'unix-1k', 'lines-1k', 'tls-1k', 'udp-64', 'cpu', 'cpu-connect', 'echo-connect', 'tls-handshakes']);
   for (const scenario of report.results) {
     for (const row of scenario.rows) {
       expect(row.rps, `${scenario.id} ${row.server}`).toBeGreaterThan(0);
