@@ -1,5 +1,5 @@
 /** Runs an example's built entry point as a real process, as a user would. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export interface RunningExample extends AsyncDisposable {
@@ -56,4 +56,19 @@ export async function runExample(
       await stop();
     },
   };
+}
+
+/** Whether `python3` with its `ssl` module is there (a TLS peer for some tests). */
+export const hasPythonSsl = spawnSync('python3', ['-c', 'import ssl']).status === 0;
+
+/** Runs a Python script with arguments; resolves with its stdout, rejects with its stderr on failure. */
+export function runPython(script: string, args: string[] = []): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (chunk) => (out += chunk));
+    child.stderr!.on('data', (chunk) => (err += chunk));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`python3 exited with ${code}: ${err}`))));
+  });
 }

@@ -2,15 +2,13 @@
  * The STARTTLS example, run as a process, driven by Python's ssl module (openssl s_client has no
  * -starttls mode for a custom protocol).
  */
-import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { testCerts } from '../../../test/helpers/certs.js';
 import { readLine } from '../../../test/helpers/net.js';
-import { runExample } from '../../../test/helpers/spawn.js';
+import { hasPythonSsl, runExample, runPython } from '../../../test/helpers/spawn.js';
 
 const READY = /listening on 127\.0\.0\.1:(\d+)/;
-const hasPython = spawnSync('python3', ['-c', 'import ssl']).status === 0;
 
 async function start() {
   const { server } = testCerts();
@@ -18,16 +16,6 @@ async function start() {
   return { example, port: Number(example.banner[1]) };
 }
 
-function python(script: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (err += chunk));
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`python3 exited with ${code}: ${err}`))));
-  });
-}
 
 /** A Python client: plaintext greeting, STARTTLS, then notes over TLS; prints every reply line. */
 const CLIENT = `
@@ -56,11 +44,11 @@ for _ in range(5):
 print(''.join(out), end='')
 `;
 
-describe.skipIf(!hasPython)('examples/starttls', () => {
+describe.skipIf(!hasPythonSsl)('examples/starttls', () => {
   test('greets in plaintext, refuses notes until STARTTLS, then serves over TLS and says BYE', async () => {
     const { example, port } = await start();
     await using _ = example;
-    const out = await python(CLIENT, [String(port), testCerts().caFile, 'plain']);
+    const out = await runPython(CLIENT, [String(port), testCerts().caFile, 'plain']);
     expect(out).toBe(
       ['OK notes ready; STARTTLS available', 'ERR TLS required', 'OK begin TLS', 'OK 1', 'over TLS', '.', 'BYE', ''].join('\n'),
     );
@@ -69,7 +57,7 @@ describe.skipIf(!hasPython)('examples/starttls', () => {
   test('a command injected after STARTTLS in plaintext is discarded, never run', async () => {
     const { example, port } = await start();
     await using _ = example;
-    const out = await python(CLIENT, [String(port), testCerts().caFile, 'inject']);
+    const out = await runPython(CLIENT, [String(port), testCerts().caFile, 'inject']);
     // Only the note sent over TLS is stored: LIST shows one note.
     expect(out).toBe(
       ['OK notes ready; STARTTLS available', 'ERR TLS required', 'OK begin TLS', 'OK 1', 'over TLS', '.', 'BYE', ''].join('\n'),
@@ -87,7 +75,7 @@ describe.skipIf(!hasPython)('examples/starttls', () => {
     expect(await readLine(socket)).toBe('OK begin TLS\n');
     socket.write('garbage, not a ClientHello\n');
     await new Promise((resolve) => socket.once('close', resolve));
-    const out = await python(CLIENT, [String(port), testCerts().caFile, 'plain']);
+    const out = await runPython(CLIENT, [String(port), testCerts().caFile, 'plain']);
     expect(out).toContain('BYE');
   });
 });

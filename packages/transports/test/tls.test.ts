@@ -18,6 +18,7 @@ import {
 } from 'sockserve';
 import { testCerts } from '../../../test/helpers/certs.js';
 import { readAll, readLine, until } from '../../../test/helpers/net.js';
+import { hasPythonSsl, runPython } from '../../../test/helpers/spawn.js';
 
 const certs = testCerts();
 const serverTls = { key: certs.server.key, cert: certs.server.cert };
@@ -72,20 +73,8 @@ function closed(socket: net.Socket): Promise<void> {
   return new Promise((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve())));
 }
 
-const hasPython = spawnSync('python3', ['-c', 'import ssl']).status === 0;
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
-/** Runs a Python script; resolves with its stdout (rejects with stderr on failure). */
-function python(script: string, args: string[] = []): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += chunk));
-    child.stderr.on('data', (chunk) => (err += chunk));
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`python3 exited with ${code}: ${err}`))));
-  });
-}
 
 describe('TLSServer', () => {
   test.each(['TLSv1.2', 'TLSv1.3'] as const)('serves %s; this.tls tells the protocol; the client verifies the certificate', async (version) => {
@@ -257,7 +246,7 @@ describe('TLSServer', () => {
     expect(errors).toEqual([]);
   });
 
-  test.skipIf(!hasPython)("Python's ssl module: a verified TLS 1.3 and a TLS 1.2 connection", async () => {
+  test.skipIf(!hasPythonSsl)("Python's ssl module: a verified TLS 1.3 and a TLS 1.2 connection", async () => {
     await using server = await serving();
     const script = `
 import socket, ssl, sys, json
@@ -273,7 +262,7 @@ with socket.create_connection(('127.0.0.1', port)) as raw:
         print(json.dumps({'reply': json.loads(data), 'version': s.version()}))
 `;
     for (const version of ['TLSv1_3', 'TLSv1_2']) {
-      const out = JSON.parse(await python(script, [String(server.serverAddress.port), certs.caFile, version])) as {
+      const out = JSON.parse(await runPython(script, [String(server.serverAddress.port), certs.caFile, version])) as {
         reply: Record<string, unknown>;
         version: string;
       };
@@ -405,7 +394,7 @@ describe('STARTTLS', () => {
     expect((await rest).length).toBe(0);
   });
 
-  test.skipIf(!hasPython)('plaintext injected after STARTTLS is discarded and never read as if it came over TLS (CVE-2011-0411)', async () => {
+  test.skipIf(!hasPythonSsl)('plaintext injected after STARTTLS is discarded and never read as if it came over TLS (CVE-2011-0411)', async () => {
     await using server = await serving();
     discardedCounts.length = 0;
     // The injected command arrives in the same segment as STARTTLS, before the handshake.
@@ -427,7 +416,7 @@ while not reply.endswith(b'\\n'):
 print(reply.decode(), end='')
 s.close()
 `;
-    const out = await python(script, [String(server.serverAddress.port), certs.caFile]);
+    const out = await runPython(script, [String(server.serverAddress.port), certs.caFile]);
     // The first line over TLS is the client's; INJECTED was never answered.
     expect(out).toBe('TLSv1.3: after\n');
     expect(discardedCounts).toEqual(['INJECTED\n'.length]);
