@@ -4,6 +4,9 @@
  *   node dist/main.js [--host 127.0.0.1] [--port 7777] [--udp] [--unix PATH] [--unix-dgram PATH]
  *                     [--strategy event-loop|sequential] [--max-concurrency N] [--lines]
  *
+ * Started by systemd socket activation (or `systemd-socket-activate -l 7777 node dist/main.js`),
+ * it serves the stream socket it was passed (TCP, or Unix with --unix) instead of binding one.
+ *
  * @module
  */
 import { parseArgs } from 'node:util';
@@ -15,6 +18,7 @@ import {
   UnixDatagramServer,
   UnixStreamServer,
   formatAddress,
+  listenFds,
   type ConcurrencyStrategy,
 } from 'sockserve';
 import { DatagramEchoHandler, EchoHandler, LineEchoHandler } from './echo_handler.js';
@@ -54,15 +58,18 @@ function strategy(): ConcurrencyStrategy {
 }
 
 const options = { concurrency: strategy() };
-const address = { host: values.host, port: Number(values.port) };
+// A socket passed by systemd socket activation is used as it is: bound and listening already.
+const [passed] = listenFds();
+const address = passed === undefined ? { host: values.host, port: Number(values.port) } : { fd: passed.fd };
+const Handler = values.lines ? LineEchoHandler : EchoHandler;
 const server =
   values['unix-dgram'] !== undefined
     ? new UnixDatagramServer(values['unix-dgram'], DatagramEchoHandler, options)
     : values.udp
-      ? new UDPServer(address, DatagramEchoHandler, options)
+      ? new UDPServer({ host: values.host, port: Number(values.port) }, DatagramEchoHandler, options)
       : values.unix !== undefined
-        ? new UnixStreamServer(values.unix, values.lines ? LineEchoHandler : EchoHandler, options)
-        : new TCPServer(address, values.lines ? LineEchoHandler : EchoHandler, options);
+        ? new UnixStreamServer(passed === undefined ? values.unix : { fd: passed.fd }, Handler, options)
+        : new TCPServer(address, Handler, options);
 
 try {
   await server.listen();
@@ -70,7 +77,9 @@ try {
   console.error((error as Error).message);
   process.exit(1);
 }
-console.log(`echo server listening on ${formatAddress(server.serverAddress)} (${server.concurrency.name})`);
+// An adopted Unix socket's path is the service manager's, and not known here.
+const where = formatAddress(server.serverAddress) || `the socket passed as descriptor ${passed?.fd ?? '?'}`;
+console.log(`echo server listening on ${where} (${server.concurrency.name})`);
 
 // Ctrl-C or SIGTERM: stop accepting, give requests 5 s to finish, abort the rest.
 const report = await server.serveUntilSignal({ timeout: 5_000 });

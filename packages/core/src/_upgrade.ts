@@ -12,3 +12,6 @@ export const kUpgraded: unique symbol = Symbol.for('sockserve.upgraded') as neve
 export function currentSocket<T extends object>(socket: T): T {
   return ((socket as { [kUpgraded]?: T })[kUpgraded] ?? socket) as T;
 }
+
+/** On a connection that came through a load balancer, its PROXY protocol header (`ProxyInfo`). */
+export const kProxy: unique symbol = Symbol.for('sockserve.proxy') as never;

@@ -32,6 +32,7 @@ export {
   WorkerStartError,
 } from './errors.js';
 export { EventLoopStrategy, type EventLoopStrategyOptions } from './event_loop_strategy.js';
+export { listenFds, type ListenFd } from './listen_fds.js';
 export { createLogger, type LoggerOption } from './logger.js';
 export { SequentialStrategy } from './sequential_strategy.js';
 export type {
@@ -44,6 +45,15 @@ export type {
   StrategyHost,
   TlsSetupSource,
 } from './strategy.js';
+export {
+  PROXY_V2_MAX,
+  ProxyProtocolError,
+  crc32c,
+  parseProxyHeader,
+  type ProxyInfo,
+  type ProxySsl,
+  type ProxyTlvs,
+} from './proxy_protocol.js';
 export { TlsAcceptor, type TlsHandshakeCallbacks, type TlsSetup } from './tls_acceptor.js';
 export type {
   Awaitable,

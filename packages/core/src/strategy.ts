@@ -155,7 +155,13 @@ export interface SharedListener {
   /** The listening `net.Server`, to send to other processes as a handle. */
   readonly listener: unknown;
   /** How the server sets up each accepted connection, for the processes that accept. */
-  readonly options: Readonly<{ noDelay?: boolean; keepAlive?: boolean; keepAliveInitialDelay?: number }>;
+  readonly options: Readonly<{
+    noDelay?: boolean;
+    keepAlive?: boolean;
+    keepAliveInitialDelay?: number;
+    /** The server's `proxyProtocol`: the accepting processes read the headers. */
+    proxyProtocol?: { trusted: string[]; timeout?: number };
+  }>;
   /**
    * Stops this process accepting: closes this process's copy of the listener (the others keep
    * theirs). A Unix socket path stays in place until the server closes.

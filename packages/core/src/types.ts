@@ -222,9 +222,11 @@ export interface DropInfo<Address> {
   /**
    * `'too-large'`: a datagram above the server's maximum size; `'truncated'`: a datagram that did
    * not fit the receive buffer; `'backlog'`: more requests waiting than `maxPendingRequests`;
-   * `'handshakes'`: a TLS connection arrived while `maxHandshakes` handshakes were in progress.
+   * `'handshakes'`: a TLS connection arrived while `maxHandshakes` handshakes were in progress;
+   * `'proxy-protocol'`: a connection from an untrusted source, or without a valid PROXY protocol
+   * header in time, on a server with `proxyProtocol`.
    */
-  readonly reason: 'too-large' | 'truncated' | 'backlog' | 'handshakes';
+  readonly reason: 'too-large' | 'truncated' | 'backlog' | 'handshakes' | 'proxy-protocol';
   /** The sender, when known. */
   readonly clientAddress: Address | null;
   /** The size in bytes of what was dropped (0 for connections). */

@@ -5,8 +5,8 @@
  */
 import type { Socket } from 'node:net';
 import type tls from 'node:tls';
-import { InvalidStateError, TlsAcceptor, type ClientAddress, type HandlerServer, type TLSHandshakeError } from '@sockserve/core';
-import { kUpgraded } from '@sockserve/core/internal';
+import { InvalidStateError, TlsAcceptor, type ClientAddress, type HandlerServer, type ProxyInfo, type TLSHandshakeError } from '@sockserve/core';
+import { kProxy, kUpgraded } from '@sockserve/core/internal';
 import { kContext, kDetach } from './_symbols.js';
 import { BaseRequestHandler } from './base_request_handler.js';
 import { StreamReader } from './stream_reader.js';
@@ -134,6 +134,20 @@ export class StreamRequestHandler<
   /** The socket the handler talks through: `request`, or the TLS socket after `startTls()`. */
   get socket(): Socket {
     return this.#secure ?? this.request;
+  }
+
+  /**
+   * The PROXY protocol header the load balancer sent before the connection (version, command,
+   * source, destination, TLVs), on a server with `proxyProtocol`; `undefined` otherwise. The
+   * client it names is already `this.clientAddress`.
+   *
+   * @example
+   * ```ts
+   * const viaTls = this.proxy?.tlvs.ssl?.tls === true; // the client spoke TLS to the balancer
+   * ```
+   */
+  get proxy(): ProxyInfo | undefined {
+    return (this.request as Socket & { [kProxy]?: ProxyInfo })[kProxy];
   }
 
   /**

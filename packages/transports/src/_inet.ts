@@ -51,3 +51,11 @@ export function reportedInetAddress(bound: InetAddress | undefined, { host, port
 export function describeInetAddress({ host, port }: RequestedInetAddress): string {
   return formatAddress({ host: String(host), port });
 }
+
+/** Checks an adopted listener's descriptor (`{ fd }`): an integer from 0 up. */
+export function checkFd(fd: unknown): number {
+  if (!(typeof fd === 'number' && Number.isInteger(fd) && fd >= 0)) {
+    throw new InvalidArgumentError(`Expected \`fd\` to be a descriptor (an integer from 0 up), got \`${String(fd)}\``);
+  }
+  return fd;
+}

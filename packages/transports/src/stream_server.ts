@@ -17,6 +17,7 @@ import {
   type InetAddress,
 } from '@sockserve/core';
 import { currentSocket } from '@sockserve/core/internal';
+import { ProxyReader, type ProxyProtocolOptions } from './_proxy_reader.js';
 import { discardUntilClosed, endSocket } from './graceful_close.js';
 
 /**
@@ -36,6 +37,17 @@ export interface StreamServerOptions extends BaseServerOptions {
    * tail reach the peer instead of being cut off by a reset. Default: 2000.
    */
   lingerTimeout?: number;
+  /**
+   * Expect a PROXY protocol header (version 1 or 2) from a load balancer in front of the server,
+   * before anything else on each connection (a TLS handshake included). From a `trusted` source
+   * the header is required, and the client it names becomes the request's `clientAddress`
+   * everywhere (handlers, `verifyRequest()`, logs, events); the handler's `this.proxy` has the
+   * whole header. A `LOCAL` header (the balancer's health check) keeps the socket's own address,
+   * and becomes a request only if it sends something. A connection from an untrusted source, with
+   * a malformed or over-long header, or without one within `timeout`, is closed before any
+   * handler runs and reported as `'dropped'` (reason `'proxy-protocol'`).
+   */
+  proxyProtocol?: ProxyProtocolOptions;
 }
 
 /**
@@ -65,6 +77,11 @@ export abstract class StreamServer<
   readonly #lingering = new Set<net.Socket>();
   /** Connections closeRequest() has been called for. */
   readonly #released = new WeakSet<net.Socket>();
+  /** Reads PROXY protocol headers, when the server expects them. */
+  readonly #proxy: ProxyReader | undefined;
+  readonly #proxyOptions: ProxyProtocolOptions | undefined;
+  /** Connections whose PROXY header is being read (closed when the server stops accepting). */
+  readonly #preface = new Set<net.Socket>();
 
   constructor(
     RequestHandlerClass: ConstructorParameters<typeof BaseServer<net.Socket, Address, ServerAddress>>[0],
@@ -80,6 +97,13 @@ export abstract class StreamServer<
     }
     this.backlog = backlog;
     this.lingerTimeout = lingerTimeout;
+    this.#proxy = options.proxyProtocol === undefined ? undefined : new ProxyReader(options.proxyProtocol, this._isUnix);
+    this.#proxyOptions = options.proxyProtocol;
+  }
+
+  /** Whether the listener is a Unix socket (PROXY protocol sources are then all trusted). */
+  protected get _isUnix(): boolean {
+    return false;
   }
 
   protected override get _requestKind(): 'stream' {
@@ -190,6 +214,9 @@ export abstract class StreamServer<
         ...(serverOptions.noDelay === undefined ? {} : { noDelay: serverOptions.noDelay }),
         ...(serverOptions.keepAlive === undefined ? {} : { keepAlive: serverOptions.keepAlive }),
         ...(serverOptions.keepAliveInitialDelay === undefined ? {} : { keepAliveInitialDelay: serverOptions.keepAliveInitialDelay }),
+        ...(this.#proxyOptions === undefined
+          ? {}
+          : { proxyProtocol: { trusted: [...this.#proxyOptions.trusted], ...(this.#proxyOptions.timeout === undefined ? {} : { timeout: this.#proxyOptions.timeout }) } }),
       },
       release: async () => {
         if (!open) return;
@@ -218,6 +245,8 @@ export abstract class StreamServer<
     // waited for: the server tracks its connections itself, and the callback never comes when
     // connections were handed to worker processes that have died.
     server.close(() => {});
+    // Connections still sending their PROXY header are not requests yet.
+    for (const socket of this.#preface) socket.destroy();
     this.#closed = this._afterUnbind();
   }
 
@@ -240,7 +269,31 @@ export abstract class StreamServer<
     this._accept(socket, clientAddress);
   }
 
-  readonly #onConnection = (socket: net.Socket): void => this._connection(socket, this._clientAddress(socket));
+  readonly #onConnection = (socket: net.Socket): void => {
+    if (this.#proxy === undefined) {
+      this._connection(socket, this._clientAddress(socket));
+      return;
+    }
+    // A load balancer's PROXY header comes first: the connection is served for the client it names.
+    this.#preface.add(socket);
+    this.#proxy.read(socket, this._clientAddress(socket), this.#proxyEvents);
+  };
+
+  readonly #proxyEvents = {
+    ready: (socket: net.Socket, address: unknown): void => {
+      this.#preface.delete(socket);
+      this._connection(socket, address as Address);
+    },
+    refused: (socket: net.Socket, message: string): void => {
+      this.#preface.delete(socket);
+      if (this._closing) return;
+      this._dropped({ reason: 'proxy-protocol', clientAddress: this._clientAddress(socket), size: 0 }, message);
+    },
+    healthCheck: (socket: net.Socket): void => {
+      this.#preface.delete(socket);
+      this.log.debug({ client: socket.remoteAddress ?? null }, 'A PROXY protocol LOCAL connection (a health check) closed without a request');
+    },
+  };
 
   /** One listener for every connection (the socket is `this`), not a closure per connection. */
   readonly #onSocketError = ((server: StreamServer<Address, ServerAddress>) =>

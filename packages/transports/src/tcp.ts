@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import { inetAddress, type InetAddress, type RequestHandlerClass } from '@sockserve/core';
-import { checkInetAddress, describeInetAddress, reportedInetAddress, requestedInetAddress } from './_inet.js';
+import { checkFd, checkInetAddress, describeInetAddress, reportedInetAddress, requestedInetAddress } from './_inet.js';
 import { StreamServer, type StreamServerOptions } from './stream_server.js';
 
 /**
@@ -22,6 +22,21 @@ export interface TCPAddress {
   host: string;
   /** 0 to 65535; 0 picks a free port (read it back from `serverAddress`). */
   port: number;
+}
+
+/**
+ * A listening socket made by someone else, given by its descriptor: what systemd socket activation
+ * passes (see `listenFds()`), or a descriptor inherited from a parent process.
+ *
+ * @example
+ * ```ts
+ * const [socket] = listenFds();
+ * new TCPServer({ fd: socket!.fd }, Handler);
+ * ```
+ */
+export interface AdoptedListener {
+  /** The descriptor of a socket that is bound and listening already. */
+  fd: number;
 }
 
 /**
@@ -65,19 +80,23 @@ export interface TCPServerOptions extends StreamServerOptions {
  * ```
  */
 export class TCPServer extends StreamServer<InetAddress, InetAddress> {
-  /** The address as requested. */
+  /** The address as requested (`{ host: '', port: 0 }` for an adopted listener). */
   readonly requestedAddress: Readonly<TCPAddress>;
+  /** The descriptor of an adopted listener (`{ fd }`), or `undefined`. */
+  readonly fd: number | undefined;
   readonly #options: TCPServerOptions;
   /** The address as bound, kept after close. */
   #bound: InetAddress | undefined;
 
   constructor(
-    address: TCPAddress,
+    address: TCPAddress | AdoptedListener,
     RequestHandlerClass: RequestHandlerClass<net.Socket, InetAddress>,
     options: TCPServerOptions = {},
   ) {
     super(RequestHandlerClass, options);
-    this.requestedAddress = requestedInetAddress(address);
+    const adopted = typeof address === 'object' && address !== null && 'fd' in address;
+    this.fd = adopted ? checkFd(address.fd) : undefined;
+    this.requestedAddress = adopted ? Object.freeze({ host: '', port: 0 }) : requestedInetAddress(address);
     this.#options = options;
   }
 
@@ -94,13 +113,16 @@ export class TCPServer extends StreamServer<InetAddress, InetAddress> {
   }
 
   protected override _listenOptions(): net.ListenOptions {
+    if (this.fd !== undefined) return { fd: this.fd } as net.ListenOptions;
     checkInetAddress(this.requestedAddress);
     const { host, port } = this.requestedAddress;
     return { host, port, ipv6Only: this.#options.ipv6Only === true };
   }
 
   protected override _rebindOptions(): net.ListenOptions {
-    return { ...this._listenOptions(), port: this.serverAddress.port };
+    // An adopted descriptor is gone once closed: listen again where it was.
+    const { host, port } = this.serverAddress;
+    return this.fd === undefined ? { ...this._listenOptions(), port } : { host, port };
   }
 
   protected override _serverOptions(): net.ServerOpts {
@@ -117,6 +139,6 @@ export class TCPServer extends StreamServer<InetAddress, InetAddress> {
   }
 
   protected override _describeAddress(): string {
-    return describeInetAddress(this.requestedAddress);
+    return this.fd === undefined ? describeInetAddress(this.requestedAddress) : `the listening socket of descriptor ${this.fd}`;
   }
 }

@@ -7,6 +7,8 @@ import net from 'node:net';
 import { InvalidArgumentError, describeAddress, type RequestHandlerClass, type UnixAddress } from '@sockserve/core';
 import { checkSocketPath, claimPath, clearStalePath, isAbstract, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
 import { StreamServer, type StreamServerOptions } from './stream_server.js';
+import { checkFd } from './_inet.js';
+import type { AdoptedListener } from './tcp.js';
 
 /**
  * Options of {@link UnixStreamServer}.
@@ -37,8 +39,10 @@ export interface UnixStreamServerOptions extends StreamServerOptions {
  * ```
  */
 export class UnixStreamServer extends StreamServer<UnixAddress, string> {
-  /** The socket path or abstract name. */
+  /** The socket path or abstract name; `''` for an adopted listener (its path is not known here). */
   readonly path: string;
+  /** The descriptor of an adopted listener (`{ fd }`), or `undefined`. */
+  readonly fd: number | undefined;
   /** File permissions applied after binding, if any. */
   readonly mode: number | undefined;
   /** Identity of the socket file we bound. Node removes the path when the listener closes; if it
@@ -46,11 +50,19 @@ export class UnixStreamServer extends StreamServer<UnixAddress, string> {
   #bound: SocketFile | undefined;
 
   constructor(
-    path: string,
+    path: string | AdoptedListener,
     RequestHandlerClass: RequestHandlerClass<net.Socket, UnixAddress>,
     options: UnixStreamServerOptions = {},
   ) {
     super(RequestHandlerClass, options);
+    if (typeof path === 'object' && path !== null && 'fd' in path) {
+      // A listener made by someone else (systemd): its path is theirs to create and remove.
+      this.fd = checkFd(path.fd);
+      this.path = '';
+      this.mode = undefined;
+      return;
+    }
+    this.fd = undefined;
     if (typeof path !== 'string' || path.length === 0) {
       throw new InvalidArgumentError(`Expected \`path\` to be a non-empty string, got \`${String(path)}\``);
     }
@@ -72,7 +84,11 @@ export class UnixStreamServer extends StreamServer<UnixAddress, string> {
   }
 
   protected override _listenOptions(): net.ListenOptions {
-    return { path: this.path };
+    return this.fd === undefined ? { path: this.path } : ({ fd: this.fd } as net.ListenOptions);
+  }
+
+  protected override get _isUnix(): boolean {
+    return true;
   }
 
   protected override _clientAddress(): UnixAddress {
@@ -80,19 +96,23 @@ export class UnixStreamServer extends StreamServer<UnixAddress, string> {
   }
 
   protected override _describeAddress(): string {
-    return describeAddress(this.path);
+    return this.fd === undefined ? describeAddress(this.path) : `the listening socket of descriptor ${this.fd}`;
   }
 
   protected override async _beforeBind(): Promise<void> {
+    if (this.fd !== undefined) return;
     checkSocketPath(this.path);
     await clearStalePath(this.path, answers);
   }
 
   protected override async _afterBind(): Promise<void> {
+    // An adopted listener's path (if it has one) belongs to whoever made it.
+    if (this.fd !== undefined) return;
     this.#bound = await claimPath(this.path, this.mode);
   }
 
   protected override async _afterUnbind(): Promise<void> {
+    if (this.fd !== undefined) return;
     const bound = this.#bound;
     this.#bound = undefined;
     await releasePath(this.path, bound, this.log);

@@ -47,6 +47,8 @@ export function decodeTlsSetup<T>(json: string): T {
 /** How a worker accepts connections on a shared listener (which arrives as a handle, `share-socket`). */
 export interface SharedConnections {
   kind: 'tcp' | 'unix';
+  /** The server's `proxyProtocol`: workers read the headers. */
+  proxyProtocol?: { trusted: string[]; timeout?: number };
   noDelay?: boolean;
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
@@ -79,8 +81,11 @@ export interface WireError {
 
 /** Messages from the parent to a worker. */
 export type ToWorker =
-  /** Handle this connection (sent with its raw handle). */
-  | { type: 'handle-connection'; id: number; clientAddress: unknown }
+  /**
+   * Handle this connection (sent with its raw handle). `head`: bytes the parent read past a PROXY
+   * protocol header (they come first); `proxy`: that header.
+   */
+  | { type: 'handle-connection'; id: number; clientAddress: unknown; head?: Uint8Array; proxy?: unknown }
   /** Handle this datagram; `replyHere`: reply through the worker's shared socket, not back to the parent. */
   | { type: 'handle-datagram'; id: number; clientAddress: unknown; packet: Uint8Array; replyHere?: boolean }
   /** The server gave up on request `id` (its close deadline passed): abort it. */
@@ -125,7 +130,7 @@ export type FromWorker =
   /** A request the worker read or accepted itself failed (`packet`: a datagram's bytes). */
   | { type: 'shared-request-failed'; clientAddress: unknown; packet?: Uint8Array; error: WireError }
   /** The worker dropped a datagram it read itself, or a connection past `maxHandshakes`. */
-  | { type: 'dropped'; reason: 'too-large' | 'truncated' | 'handshakes'; clientAddress: unknown; size: number; message: string }
+  | { type: 'dropped'; reason: 'too-large' | 'truncated' | 'handshakes' | 'proxy-protocol'; clientAddress: unknown; size: number; message: string }
   /** A TLS handshake in the worker failed or timed out. */
   | { type: 'tls-client-error'; clientAddress: unknown; reason: 'failed' | 'timeout'; error: WireError; cause?: WireError }
   /** The requests the worker read itself that were in flight at `stop`. */

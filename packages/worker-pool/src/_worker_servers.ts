@@ -21,8 +21,9 @@ import {
   type TlsSetup,
   type UnixAddress,
 } from '@sockserve/core';
-import { DatagramServer, StreamServer, type DatagramRequest } from '@sockserve/transports';
+import { DatagramServer, ProxyReader, StreamServer, type DatagramRequest } from '@sockserve/transports';
 import type { Logger } from 'pino';
+import { kProxy } from '@sockserve/core/internal';
 import { ParentLink } from './_parent_link.js';
 import { decodeTlsSetup, toWire, type FromWorker, type SharedConnections, type SharedDatagrams, type WorkerConfig } from './_protocol.js';
 
@@ -81,11 +82,16 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
     this.#requestEvents = wanted;
   }
 
-  /** Connection `id` arrived with its raw handle. */
-  take(id: number, handle: unknown, clientAddress: ClientAddress): void {
+  /**
+   * Connection `id` arrived with its raw handle; `head`: bytes the parent read past a PROXY
+   * protocol header, `proxy`: that header.
+   */
+  take(id: number, handle: unknown, clientAddress: ClientAddress, head?: Uint8Array, proxy?: unknown): void {
     this.#options.send({ type: 'took-connection', id });
     // allowHalfOpen: a peer that half-closes after its request still gets its reply.
     const socket = new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts);
+    if (head !== undefined) socket.unshift(Buffer.from(head.buffer, head.byteOffset, head.byteLength));
+    if (proxy !== undefined) (socket as unknown as Record<symbol, unknown>)[kProxy] = reviveProxy(proxy);
     this.link.taken(id, socket);
     this.#arrived(socket, clientAddress, id);
   }
@@ -144,7 +150,19 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
       options.kind === 'tcp'
         ? (socket: net.Socket): ClientAddress => inetAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0, socket.remoteFamily)
         : (): ClientAddress => ({ path: null });
-    listener.on('connection', (socket: net.Socket) => this.#arrived(socket, address(socket)));
+    // Behind a load balancer, each connection's PROXY header is read here, as the server would.
+    const proxy = options.proxyProtocol === undefined ? undefined : new ProxyReader(options.proxyProtocol, options.kind === 'unix');
+    const events = {
+      ready: (socket: net.Socket, clientAddress: unknown) => this.#arrived(socket, clientAddress as ClientAddress),
+      refused: (socket: net.Socket, message: string) => {
+        if (!this._closing) this.#options.send({ type: 'dropped', reason: 'proxy-protocol', clientAddress: address(socket), size: 0, message });
+      },
+      healthCheck: () => {},
+    };
+    listener.on('connection', (socket: net.Socket) => {
+      if (proxy === undefined) this.#arrived(socket, address(socket));
+      else proxy.read(socket, address(socket), events);
+    });
     listener.on('error', (error) => this.log.error({ err: error }, 'Shared listener error'));
     this.#listener = listener;
   }
@@ -392,3 +410,12 @@ export class WorkerDatagramServer extends DatagramServer<ClientAddress, InetAddr
 }
 
 function noop(): void {}
+
+/** A PROXY header as it crossed the IPC channel (Buffers arrive as Uint8Arrays): Buffers again. */
+function reviveProxy(proxy: unknown): unknown {
+  const header = proxy as { tlvs?: { uniqueId?: Uint8Array; raw?: Array<{ type: number; value: Uint8Array }> } };
+  const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (header.tlvs?.uniqueId !== undefined) header.tlvs.uniqueId = toBuffer(header.tlvs.uniqueId);
+  if (header.tlvs?.raw !== undefined) header.tlvs.raw = header.tlvs.raw.map(({ type, value }) => ({ type, value: toBuffer(value) }));
+  return header;
+}

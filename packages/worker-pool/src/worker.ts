@@ -89,7 +89,7 @@ async function stop(timeout: number | undefined): Promise<void> {
 process.on('message', (message: ToWorker, handle?: unknown) => {
   switch (message.type) {
     case 'handle-connection':
-      (server as WorkerStreamServer).take(message.id, handle, message.clientAddress as ClientAddress);
+      (server as WorkerStreamServer).take(message.id, handle, message.clientAddress as ClientAddress, message.head, message.proxy);
       break;
     case 'handle-datagram': {
       const { packet } = message;

@@ -20,7 +20,7 @@ import {
   type ServerCloseOptions,
   type StrategyHost,
 } from '@sockserve/core';
-import { kDatagramReply, poolWorker, refuseWhileLoadingHandlerModule, type DatagramReply } from '@sockserve/core/internal';
+import { kDatagramReply, kProxy, poolWorker, refuseWhileLoadingHandlerModule, type DatagramReply } from '@sockserve/core/internal';
 import type { Logger } from 'pino';
 import { ABORT_GRACE_MS, CONFIG_ENV, encodeTlsSetup, fromWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
 import { SharedMode, type SharingWorker } from './_shared_sockets.js';
@@ -310,7 +310,15 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
           resolve(); // closed before the handoff: the server settles it
           return;
         }
-        worker.child.send({ type: 'handle-connection', id, clientAddress } satisfies ToWorker, handle, undefined, handed);
+        // Bytes read past a PROXY protocol header travel with the handoff, and so does the header.
+        const head = takeBuffered(request);
+        const proxy = (request as unknown as Record<symbol, unknown>)[kProxy];
+        worker.child.send(
+          { type: 'handle-connection', id, clientAddress, ...(head === undefined ? {} : { head }), ...(proxy === undefined ? {} : { proxy }) } satisfies ToWorker,
+          handle,
+          undefined,
+          handed,
+        );
       } else if (Array.isArray(request) && Buffer.isBuffer(request[0])) {
         // Shared mode: the server's socket may be closed by now, so the worker replies itself.
         const replyHere = this.#shared !== undefined;
@@ -567,4 +575,21 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
     await worker.exited;
   }
+}
+
+/**
+ * What the socket has read and not delivered (bytes past a PROXY protocol header), taken out of
+ * it; `undefined` when nothing. The socket stops reading again at once: nothing more may be read
+ * in this process before the worker has the connection.
+ */
+function takeBuffered(socket: net.Socket): Buffer | undefined {
+  if (socket.readableLength === 0) return undefined;
+  const chunks: Buffer[] = [];
+  for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) chunks.push(chunk);
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } | null })._handle;
+  if (handle?.reading === true) {
+    handle.reading = false;
+    handle.readStop?.();
+  }
+  return chunks.length === 0 ? undefined : Buffer.concat(chunks);
 }
