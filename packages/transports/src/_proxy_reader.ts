@@ -40,7 +40,10 @@ export interface ProxyReaderEvents {
   ready(socket: net.Socket, address: unknown, header: ProxyInfo): void;
   /** The connection is closed: untrusted, malformed, too slow. */
   refused(socket: net.Socket, message: string): void;
-  /** A LOCAL connection (a health check) closed without sending anything: not a request. */
+  /**
+   * A connection closed without sending anything, or after a LOCAL header and nothing else: a
+   * balancer's health check (or a port probe), not a request.
+   */
   healthCheck(socket: net.Socket): void;
 }
 
@@ -74,6 +77,13 @@ export class ProxyReader {
 
   /** Reads the header of `socket` (paused, as accepted), then tells `events`. */
   read(socket: net.Socket, ownAddress: unknown, events: ProxyReaderEvents): void {
+    if (this.#trusted !== undefined && socket.remoteAddress === undefined) {
+      // Reset before it was accepted (the peer is gone: no address): a health check that
+      // connected and left at once, as HAProxy's do.
+      socket.destroy();
+      events.healthCheck(socket);
+      return;
+    }
     if (this.#trusted !== undefined && !trusts(this.#trusted, socket.remoteAddress)) {
       socket.destroy();
       events.refused(socket, `Closed a connection from ${socket.remoteAddress ?? 'an unknown address'}, which is not a trusted PROXY protocol source`);
@@ -96,7 +106,16 @@ export class ProxyReader {
     };
     const timer = setTimeout(() => refuse(`No PROXY protocol header within ${this.#timeout} ms; closed the connection`), this.#timeout);
     const onEnd = (): void => {
-      if (!done) refuse('The connection closed before its PROXY protocol header was complete');
+      if (done) return;
+      // Closed without sending a byte: a balancer's plain connect check or a port probe, not a
+      // client with a broken header.
+      if (buffered.length === 0) {
+        finish();
+        socket.destroy();
+        events.healthCheck(socket);
+        return;
+      }
+      refuse('The connection closed before its PROXY protocol header was complete');
     };
     const onData = (chunk: Buffer): void => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);

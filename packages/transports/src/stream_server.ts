@@ -291,7 +291,7 @@ export abstract class StreamServer<
     },
     healthCheck: (socket: net.Socket): void => {
       this.#preface.delete(socket);
-      this.log.debug({ client: socket.remoteAddress ?? null }, 'A PROXY protocol LOCAL connection (a health check) closed without a request');
+      this.log.debug({ client: socket.remoteAddress ?? null }, 'A connection closed before sending a request (a health check): not counted');
     },
   };
 
