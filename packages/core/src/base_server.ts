@@ -551,6 +551,10 @@ export abstract class BaseServer<
    * unless something else of the program's keeps it open. A second signal while requests drain
    * exits at once (code 128 + the signal's number), as a second Ctrl-C does in most servers.
    *
+   * With `drainDelay`, it goes on serving for that many ms after the signal first, with
+   * `draining` true, so that a load balancer takes the server out of rotation before the listener
+   * closes (see docs/proxy-protocol.md, "Rolling restarts").
+   *
    * Signal listeners are installed only while it runs; other listeners of the program still run.
    *
    * @example
@@ -561,8 +565,11 @@ export abstract class BaseServer<
    * ```
    */
   async serveUntilSignal(options: ServeUntilSignalOptions = {}): Promise<SignalCloseReport> {
-    const { signals = ['SIGINT', 'SIGTERM'], timeout = 5_000 } = options;
+    const { signals = ['SIGINT', 'SIGTERM'], timeout = 5_000, drainDelay = 0 } = options;
     validateTimeout('timeout', timeout, false);
+    if (!(typeof drainDelay === 'number' && drainDelay >= 0 && Number.isFinite(drainDelay))) {
+      throw new InvalidArgumentError(`Expected \`drainDelay\` to be a number of milliseconds from 0 and up, got \`${String(drainDelay)}\``);
+    }
     if (!Array.isArray(signals) || signals.some((signal) => typeof signal !== 'string' || !(signal in osConstants.signals))) {
       throw new InvalidArgumentError(`Expected \`signals\` to be an array of signal names such as 'SIGTERM', got \`${String(signals)}\``);
     }
@@ -573,9 +580,18 @@ export abstract class BaseServer<
         process.exit(128 + (osConstants.signals[signal] ?? 0));
       }
       received = signal;
-      this.log.info({ signal, timeout }, `Received ${signal}: closing; requests in flight get ${timeout} ms to finish`);
-      void this.shutdown();
+      this.#draining = true;
+      this.#emit('draining');
+      if (drainDelay === 0) {
+        this.log.info({ signal, timeout }, `Received ${signal}: closing; requests in flight get ${timeout} ms to finish`);
+        void this.shutdown();
+        return;
+      }
+      // Still serving while load balancers see the drain and stop sending; then close.
+      this.log.info({ signal, drainDelay, timeout }, `Received ${signal}: draining for ${drainDelay} ms, then closing; requests in flight then get ${timeout} ms`);
+      drainTimer = setTimeout(() => void this.shutdown(), drainDelay);
     };
+    let drainTimer: NodeJS.Timeout | undefined;
     for (const signal of signals) process.on(signal, onSignal);
     try {
       await this.serveForever();
@@ -583,9 +599,30 @@ export abstract class BaseServer<
       this.log.info(report, `Closed: ${report.completed} request(s) completed, ${report.aborted} aborted`);
       return { ...report, signal: received };
     } finally {
+      clearTimeout(drainTimer);
       for (const signal of signals) process.off(signal, onSignal);
     }
   }
+
+  /**
+   * True once `serveUntilSignal()` got its signal (the server is about to close): report it to
+   * load balancers, in a health or agent check, so that they stop sending new connections.
+   *
+   * @example
+   * ```ts
+   * // An HAProxy agent check: "drain" while the server drains, "up" otherwise.
+   * class Agent extends StreamRequestHandler {
+   *   override async handle() {
+   *     await this.wfile.write(app.draining ? 'drain\n' : 'up ready\n');
+   *   }
+   * }
+   * ```
+   */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  #draining = false;
 
   /** `shutdown()` and `serverClose()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {

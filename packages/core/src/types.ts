@@ -161,6 +161,12 @@ export interface ServeUntilSignalOptions {
    * Default: 5000 (well inside the 10 s that `docker stop` waits before it kills).
    */
   timeout?: number;
+  /**
+   * ms to go on serving after the signal, with `server.draining` true, before the listener
+   * closes: the time a load balancer needs to take the server out of rotation (its health or
+   * agent check sees the drain) so that no new connection is refused. Default: 0 (close at once).
+   */
+  drainDelay?: number;
 }
 
 /**
@@ -196,6 +202,8 @@ export type ServerEvents<Address> = {
   requestError: (error: unknown, clientAddress: Address) => void;
   /** `shutdown()` stopped `serveForever()`. */
   shutdown: () => void;
+  /** `serveUntilSignal()` got its signal: the server is draining (see `draining`), and will close. */
+  draining: () => void;
   /** `serverClose()` finished. */
   close: (report: CloseReport) => void;
   /** The listener failed after it was listening (accept errors). Logged when nobody listens. */
