@@ -1,8 +1,9 @@
 /**
- * A rolling restart behind a real HAProxy: while 200 clients keep exchanging verified requests
- * for 30 seconds, each of 3 backends in turn gets SIGTERM and is started again. No request may
- * fail or get a wrong answer, every backend must exit 0, and each must see the clients' own
- * addresses (PROXY protocol v2).
+ * Backends behind a real HAProxy. A rolling restart: while 200 clients keep exchanging verified
+ * requests for 30 seconds, each of 3 backends in turn gets SIGTERM and is started again; no
+ * request may fail or get a wrong answer, every backend must exit 0, and each must see the
+ * clients' own addresses (PROXY protocol v2). A crash: a backend killed with SIGKILL fails only
+ * the requests it had in flight.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -123,4 +124,57 @@ describe.skipIf(!hasHaproxy)('examples/haproxy: a rolling restart', () => {
     },
     (SECONDS + 30) * 1000,
   );
+
+  test('a backend killed with SIGKILL fails only the requests it had in flight; the others go on', async () => {
+    using dir = tempDir();
+    const port = await freePort();
+    const backends: Backend[] = [];
+    for (let i = 0; i < 3; i++) backends.push({ name: `app${i + 1}`, port: await freePort(), agentPort: await freePort() });
+    const running = new Map<Backend, ChildProcess>();
+    for (const backend of backends) running.set(backend, await startBackend(backend));
+    const config = dir.file('haproxy.cfg');
+    writeFileSync(config, haproxyConfig(port, backends));
+    const haproxy = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await request(port, '0 warm');
+          break;
+        } catch (error) {
+          if (attempt > 100) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      let stop = false;
+      let killedAt = Number.POSITIVE_INFINITY;
+      let okAfter = 0;
+      const failures: number[] = [];
+      const clients = Array.from({ length: 50 }, async (_, id) => {
+        for (let seq = 0; !stop; seq++) {
+          try {
+            const reply = await request(port, `${id}:${seq} x`);
+            if (!reply.startsWith(`${id}:${seq} X `)) failures.push(Date.now());
+            else if (Date.now() > killedAt + 1_000) okAfter++;
+          } catch {
+            failures.push(Date.now());
+          }
+        }
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const victim = running.get(backends[0]!)!;
+      killedAt = Date.now();
+      victim.kill('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      stop = true;
+      await Promise.all(clients);
+      // At most the 50 requests in flight could fail, all of them at the moment of the kill.
+      expect(failures.length).toBeLessThanOrEqual(50);
+      expect(failures.filter((at) => at > killedAt + 1_000)).toEqual([]);
+      expect(okAfter).toBeGreaterThan(100);
+    } finally {
+      haproxy.kill('SIGTERM');
+      for (const child of running.values()) child.kill('SIGTERM');
+      await Promise.all([haproxy, ...running.values()].map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
+    }
+  }, 30_000);
 });

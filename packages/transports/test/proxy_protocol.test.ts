@@ -297,6 +297,35 @@ describe('servers with proxyProtocol', () => {
     expect(fixture.dropped[0]).toMatchObject({ reason: 'proxy-protocol', clientAddress: { host: '127.0.0.1' } });
   });
 
+  test.each([
+    ['IPv6 source in an IPv6 range', '::1', ['::/127'], true],
+    ['IPv6 source, only IPv4 trusted', '::1', ['127.0.0.1'], false],
+    ['IPv4-mapped IPv6 source (a dual-stack listener) in an IPv4 range', '::', ['127.0.0.0/8'], true],
+    ['IPv4-mapped IPv6 source outside the IPv4 range', '::', ['10.0.0.0/8'], false],
+  ])('trusted sources: %s', async (_name, listenHost, trusted, accepted) => {
+    const server = new TCPServer({ host: listenHost, port: 0 }, WhoAmI, { logger: false, proxyProtocol: { trusted } });
+    await server.listen();
+    void server.serveForever();
+    const dropped: unknown[] = [];
+    server.on('dropped', (info) => dropped.push(info));
+    try {
+      // '::' is dual-stack: an IPv4 client arrives as ::ffff:127.0.0.1.
+      const connectTo = listenHost === '::' ? '127.0.0.1' : listenHost;
+      const socket = net.connect(server.serverAddress.port, connectTo);
+      socket.on('error', () => {});
+      const reply = readAll(socket);
+      socket.end(Buffer.concat([V1, Buffer.from('hi\n')]));
+      const text = (await reply).toString();
+      if (accepted) expect(JSON.parse(text)).toMatchObject({ client: { host: '203.0.113.7' } });
+      else {
+        expect(text).toBe('');
+        await until(() => dropped.length === 1);
+      }
+    } finally {
+      await server[Symbol.asyncDispose]();
+    }
+  });
+
   test('bad trusted ranges are refused at construction', () => {
     expect(() => new TCPServer({ host: '127.0.0.1', port: 0 }, WhoAmI, { proxyProtocol: { trusted: ['10.0.0.0/33'] } })).toThrow(/trusted/);
     expect(() => new TCPServer({ host: '127.0.0.1', port: 0 }, WhoAmI, { proxyProtocol: { trusted: ['example.com'] } })).toThrow(/trusted/);
