@@ -4,8 +4,8 @@
  *   node dist/main.js [--host 127.0.0.1] [--port 7777] [--udp] [--unix PATH] [--unix-dgram PATH]
  *                     [--strategy event-loop|sequential] [--max-concurrency N] [--lines]
  *
- * Started by systemd socket activation (or `systemd-socket-activate -l 7777 node dist/main.js`),
- * it serves the stream socket it was passed (TCP, or Unix with --unix) instead of binding one.
+ * Started by systemd socket activation (or `systemd-socket-activate -l 7777 node dist/main.js`;
+ * add `--datagram` and `--udp` for UDP), it serves the socket it was passed instead of binding one.
  *
  * @module
  */
@@ -64,9 +64,9 @@ const address = passed === undefined ? { host: values.host, port: Number(values.
 const Handler = values.lines ? LineEchoHandler : EchoHandler;
 const server =
   values['unix-dgram'] !== undefined
-    ? new UnixDatagramServer(values['unix-dgram'], DatagramEchoHandler, options)
+    ? new UnixDatagramServer(passed === undefined ? values['unix-dgram'] : { fd: passed.fd }, DatagramEchoHandler, options)
     : values.udp
-      ? new UDPServer({ host: values.host, port: Number(values.port) }, DatagramEchoHandler, options)
+      ? new UDPServer(address, DatagramEchoHandler, options)
       : values.unix !== undefined
         ? new UnixStreamServer(passed === undefined ? values.unix : { fd: passed.fd }, Handler, options)
         : new TCPServer(address, Handler, options);

@@ -13,7 +13,9 @@ import {
   type RequestHandlerClass,
   type SharedDatagramSocket,
 } from '@sockserve/core';
-import { checkInetAddress, describeInetAddress, reportedInetAddress, requestedInetAddress } from './_inet.js';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { checkFd, checkInetAddress, describeInetAddress, reportedInetAddress, requestedInetAddress } from './_inet.js';
+import type { AdoptedListener } from './tcp.js';
 import { DatagramServer, type DatagramRequest, type DatagramServerOptions } from './datagram_server.js';
 import type { TCPAddress } from './tcp.js';
 
@@ -67,20 +69,24 @@ export interface UDPServerOptions extends DatagramServerOptions {
  * ```
  */
 export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.Socket> {
-  /** The address as requested. */
+  /** The address as requested (`{ host: '', port: 0 }` for an adopted socket). */
   readonly requestedAddress: Readonly<UDPAddress>;
+  /** The descriptor of an adopted socket (`{ fd }`), or `undefined`. */
+  readonly fd: number | undefined;
   readonly #options: UDPServerOptions;
   #socket: dgram.Socket | undefined;
   /** The address as bound, kept after close. */
   #bound: InetAddress | undefined;
 
   constructor(
-    address: UDPAddress,
+    address: UDPAddress | AdoptedListener,
     RequestHandlerClass: RequestHandlerClass<DatagramRequest<dgram.Socket>, InetAddress>,
     options: UDPServerOptions = {},
   ) {
     super(RequestHandlerClass, options, MAX_UDP_PAYLOAD);
-    this.requestedAddress = requestedInetAddress(address);
+    const adopted = typeof address === 'object' && address !== null && 'fd' in address;
+    this.fd = adopted ? checkFd(address.fd) : undefined;
+    this.requestedAddress = adopted ? Object.freeze({ host: '', port: 0 }) : requestedInetAddress(address);
     this.#options = options;
   }
 
@@ -95,12 +101,12 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
   }
 
   protected override async _bind(): Promise<void> {
-    checkInetAddress(this.requestedAddress);
+    if (this.fd === undefined) checkInetAddress(this.requestedAddress);
     const { host, port } = this.requestedAddress;
-    const described = `udp ${describeInetAddress(this.requestedAddress)}`;
+    const described = this.fd === undefined ? `udp ${describeInetAddress(this.requestedAddress)}` : `the UDP socket of descriptor ${this.fd}`;
     let socket: dgram.Socket;
     try {
-      socket = await this.#open(host, port);
+      socket = await this.#open(host, port, this.fd);
     } catch (error) {
       throw toListenError(error, described);
     }
@@ -113,11 +119,11 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
     this.#socket = socket;
   }
 
-  /** A socket bound at `host:port` with the server's options (no listeners attached). */
-  async #open(host: string, port: number): Promise<dgram.Socket> {
+  /** A socket bound at `host:port` (or adopted from `fd`) with the server's options (no listeners attached). */
+  async #open(host: string, port: number, fd?: number): Promise<dgram.Socket> {
     const { reuseAddress = false, ipv6Only = false, recvBufferSize, sendBufferSize } = this.#options;
     const socket = dgram.createSocket({
-      type: net.isIPv6(host) ? 'udp6' : 'udp4',
+      type: fd === undefined ? (net.isIPv6(host) ? 'udp6' : 'udp4') : udpTypeOf(fd),
       reuseAddr: reuseAddress,
       ipv6Only,
       ...(recvBufferSize === undefined ? {} : { recvBufferSize }),
@@ -126,7 +132,7 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
-        socket.bind({ address: host, port }, () => {
+        socket.bind(fd === undefined ? { address: host, port } : { fd }, () => {
           socket.off('error', reject);
           resolve();
         });
@@ -183,5 +189,24 @@ export class UDPServer extends DatagramServer<InetAddress, InetAddress, dgram.So
 
   async #whenSent(): Promise<void> {
     if (this.#sending > 0) await new Promise<void>((resolve) => this.#sent.push(resolve));
+  }
+}
+
+/**
+ * Whether the UDP socket of descriptor `fd` is IPv4 or IPv6 (Node must be told when it creates
+ * the socket). Linux tells through /proc; elsewhere IPv6 is assumed when the program's other
+ * sockets cannot tell, and a dual-stack IPv6 socket serves both.
+ */
+function udpTypeOf(fd: number): 'udp4' | 'udp6' {
+  try {
+    const inode = /socket:\[(\d+)\]/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+    if (inode === undefined) return 'udp6';
+    const listed = (table: string): boolean =>
+      readFileSync(table, 'utf8')
+        .split('\n')
+        .some((line) => line.trim().split(/\s+/)[9] === inode);
+    return listed('/proc/net/udp') ? 'udp4' : 'udp6';
+  } catch {
+    return 'udp6';
   }
 }

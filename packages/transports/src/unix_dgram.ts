@@ -19,6 +19,8 @@ import {
 import type { UnixDatagramSocket } from '@sockserve/unix-dgram';
 import { checkSocketPath, claimPath, clearStalePath, isFileMode, releasePath, type SocketFile } from './_unix_path.js';
 import { DatagramServer, type DatagramRequest, type DatagramServerOptions } from './datagram_server.js';
+import { checkFd } from './_inet.js';
+import type { AdoptedListener } from './tcp.js';
 
 /**
  * Options of {@link UnixDatagramServer}.
@@ -110,14 +112,16 @@ function loadUnixDgram(): Promise<Module> {
  * ```
  */
 export class UnixDatagramServer extends DatagramServer<UnixAddress, string, UnixDatagramServerSocket> {
-  /** The socket path or abstract name. */
+  /** The socket path or abstract name; `''` for an adopted socket (its path is its owner's). */
   readonly path: string;
+  /** The descriptor of an adopted socket (`{ fd }`), or `undefined`. */
+  readonly fd: number | undefined;
   readonly #options: UnixDatagramServerOptions;
   #socket: UnixDatagramSocket | undefined;
   #bound: SocketFile | undefined;
 
   constructor(
-    path: string,
+    path: string | AdoptedListener,
     RequestHandlerClass: RequestHandlerClass<DatagramRequest<UnixDatagramServerSocket>, UnixAddress>,
     options: UnixDatagramServerOptions = {},
   ) {
@@ -126,6 +130,14 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
       throw new InvalidArgumentError(`Expected \`bufferSize\` to be a positive integer number of bytes, got \`${String(bufferSize)}\``);
     }
     super(RequestHandlerClass, options, bufferSize);
+    this.#options = { ...options, bufferSize };
+    if (typeof path === 'object' && path !== null && 'fd' in path) {
+      // A bound socket made by someone else (systemd's ListenDatagram=): its path is theirs.
+      this.fd = checkFd(path.fd);
+      this.path = '';
+      return;
+    }
+    this.fd = undefined;
     if (typeof path !== 'string' || path.length === 0) {
       throw new InvalidArgumentError(`Expected \`path\` to be a non-empty string, got \`${String(path)}\``);
     }
@@ -133,7 +145,6 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
       throw new InvalidArgumentError(`Expected \`mode\` to be a file mode such as 0o660, got \`${String(options.mode)}\``);
     }
     this.path = path;
-    this.#options = { ...options, bufferSize };
   }
 
   /** The socket path (or abstract name starting with `'\0'`). */
@@ -147,16 +158,21 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
   }
 
   protected override async _bind(): Promise<void> {
-    const described = describeAddress(this.path);
-    checkSocketPath(this.path);
+    const described = this.fd === undefined ? describeAddress(this.path) : `the socket of descriptor ${this.fd}`;
+    if (this.fd === undefined) checkSocketPath(this.path);
     const { UnixDatagramSocket, probe } = await loadUnixDgram();
     const { bufferSize, sendTimeout, mode } = this.#options;
+    const socketOptions = { ...(bufferSize === undefined ? {} : { bufferSize }), ...(sendTimeout === undefined ? {} : { sendTimeout }) };
     let socket: UnixDatagramSocket | undefined;
     try {
-      await clearStalePath(this.path, async (path) => probe(path) === '');
-      socket = new UnixDatagramSocket({ ...(bufferSize === undefined ? {} : { bufferSize }), ...(sendTimeout === undefined ? {} : { sendTimeout }) });
-      socket.bind(this.path);
-      this.#bound = await claimPath(this.path, mode);
+      if (this.fd !== undefined) {
+        socket = UnixDatagramSocket.adopt(this.fd, socketOptions);
+      } else {
+        await clearStalePath(this.path, async (path) => probe(path) === '');
+        socket = new UnixDatagramSocket(socketOptions);
+        socket.bind(this.path);
+        this.#bound = await claimPath(this.path, mode);
+      }
     } catch (error) {
       socket?.close();
       throw toListenError(error, described);
@@ -190,7 +206,7 @@ export class UnixDatagramServer extends DatagramServer<UnixAddress, string, Unix
     socket?.close();
     const bound = this.#bound;
     this.#bound = undefined;
-    await releasePath(this.path, bound, this.log);
+    if (this.fd === undefined) await releasePath(this.path, bound, this.log);
   }
 
   protected override _send(socket: UnixDatagramServerSocket, data: Buffer, address: UnixAddress): Promise<void> | undefined {

@@ -3,12 +3,14 @@
  * `systemd-socket-activate` making the socket and starting an example on it.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { StreamRequestHandler, TCPServer, UnixStreamServer, listenFds } from 'sockserve';
 import { readAll, tempDir, until } from '../../../test/helpers/net.js';
+import { hasPythonSsl, runPython } from '../../../test/helpers/spawn.js';
 
 const hasActivate = spawnSync('systemd-socket-activate', ['--version']).status === 0;
 const echoMain = fileURLToPath(new URL('../../../examples/echo/dist/main.js', import.meta.url));
@@ -97,5 +99,59 @@ describe('adopted listeners ({ fd })', () => {
     }
     // The server did not remove a path it did not create.
     expect(existsSync(path)).toBe(true);
+  });
+
+  test.skipIf(!hasActivate)('systemd-socket-activate --datagram makes a UDP socket and starts the echo example on it', async () => {
+    const port = await freePort();
+    const child = spawn('systemd-socket-activate', ['--datagram', '-l', `127.0.0.1:${port}`, process.execPath, echoMain, '--udp'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const client = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', () => resolve()));
+      client.on('error', () => {}); // ICMP port unreachable before the activator listens
+      const reply = new Promise<string>((resolve) => client.once('message', (data) => resolve(data.toString())));
+      // The first datagram starts the example, which then reads it from the socket; until the
+      // activator listens, datagrams are lost: send again until one comes back.
+      const timer = setInterval(() => client.send('over udp', port, '127.0.0.1'), 100);
+      client.send('over udp', port, '127.0.0.1');
+      try {
+        expect(await reply).toBe('over udp');
+      } finally {
+        clearInterval(timer);
+      }
+    } finally {
+      client.close();
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+
+  test.skipIf(!hasActivate || !hasPythonSsl)('systemd-socket-activate --datagram makes a Unix datagram socket for the echo example', async () => {
+    using dir = tempDir();
+    const path = dir.file('activated.dgram');
+    const child = spawn('systemd-socket-activate', ['--datagram', '-l', path, process.execPath, echoMain, '--unix-dgram', path], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const script = `
+import socket, sys, time
+path, me = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(me)
+s.settimeout(0.2)
+for attempt in range(50):
+    try:
+        s.sendto(b'over unix datagrams', path)
+        print(s.recvfrom(100)[0].decode())
+        break
+    except (socket.timeout, FileNotFoundError, ConnectionRefusedError):
+        time.sleep(0.1)
+`;
+      expect((await runPython(script, [path, dir.file('client.dgram')])).trim()).toBe('over unix datagrams');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
   });
 });
