@@ -347,6 +347,25 @@ describe('servers with proxyProtocol', () => {
     expect(JSON.parse((await reply).toString())).toMatchObject({ line: 'over tls\n', client: { host: '203.0.113.7' }, proxy: { version: 1 } });
   });
 
+  test.each(['handoff', 'shared'] as const)('TLS under WorkerPoolStrategy (%s): the header, then the handshake in the worker', async (connections) => {
+    const module = new URL('./fixtures/proxy_handlers.js', import.meta.url);
+    await using fixture = await serving({ concurrency: new WorkerPoolStrategy({ module, workers: 2, connections, exportName: 'WhoAmI' }) }, 'tls');
+    for (let i = 0; i < 3; i++) {
+      const raw = fixture.connect();
+      // The header and the ClientHello may arrive together: the parent must pass the rest on.
+      raw.cork();
+      raw.write(V1);
+      const secure = tls.connect({ socket: raw, ca: testCerts().ca, servername: 'localhost' });
+      process.nextTick(() => raw.uncork());
+      await new Promise((resolve) => secure.once('secureConnect', resolve));
+      const reply = readAll(secure);
+      secure.end(`tls ${i}\n`);
+      const parsed = JSON.parse((await reply).toString()) as { pid: number };
+      expect(parsed).toMatchObject({ line: `tls ${i}\n`, client: { host: '203.0.113.7' }, proxy: { version: 1 } });
+      expect(parsed.pid).not.toBe(process.pid);
+    }
+  });
+
   test.each(['handoff', 'shared'] as const)('under WorkerPoolStrategy (%s) the worker sees the header, and the bytes that came with it', async (connections) => {
     const module = new URL('./fixtures/proxy_handlers.js', import.meta.url);
     await using fixture = await serving({ concurrency: new WorkerPoolStrategy({ module, workers: 2, connections, exportName: 'WhoAmI' }) });
