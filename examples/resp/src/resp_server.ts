@@ -26,6 +26,8 @@ const MAX_ARGS = 1024 * 1024;
 const MAX_LINE = 64 * 1024;
 /** The largest command: its arguments and their headers. */
 const MAX_COMMAND = MAX_BULK + 64 * MAX_LINE;
+/** The limit of one command, as frame read options (one object, not one per read). */
+const COMMAND = { limit: MAX_COMMAND };
 
 // Constant replies as bytes: written as they are, with no encoding each time.
 const OK = Buffer.from('+OK\r\n');
@@ -108,7 +110,7 @@ export class RespHandler extends StreamRequestHandler<InetAddress, RespServer> {
       let command: Buffer[] | null;
       try {
         // Every command already buffered is taken at once; only an incomplete one waits.
-        command = this.rfile.tryReadFrame(parseCommand, { limit: MAX_COMMAND }) ?? (await this.rfile.readFrame(parseCommand, { limit: MAX_COMMAND }));
+        command = this.rfile.tryReadFrame(parseCommand, COMMAND) ?? (await this.rfile.readFrame(parseCommand, COMMAND));
       } catch (error) {
         if (error instanceof ProtocolError) {
           await this.wfile.write(`-ERR Protocol error: ${error.message}\r\n`);

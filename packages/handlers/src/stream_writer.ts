@@ -106,7 +106,7 @@ export class StreamWriter implements Flushable {
     if (this.closed) return Promise.reject(this.#closedError());
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     this.#burst += length;
-    if (this.#put(data, true)) return Promise.resolve(this.#pause(length));
+    if (this.#put(data, true)) return this.#burst < YIELD_EVERY_BYTES ? resolvedWith(length) : Promise.resolve(this.#pause(length));
     return this.#drain().then(() => this.#pause(length));
   }
 
@@ -358,6 +358,15 @@ function flushCorked(): void {
   corked = [];
   flushScheduled = false;
   for (const writer of writers) writer.flush();
+}
+
+/** Settled promises of small byte counts, shared by every write of that size (a promise per write otherwise). */
+const resolved: Array<Promise<number> | undefined> = [];
+
+/** A promise resolved with `length`: shared for lengths under 4 KiB (resolved promises cannot change). */
+function resolvedWith(length: number): Promise<number> {
+  if (length >= 4096) return Promise.resolve(length);
+  return (resolved[length] ??= Promise.resolve(length));
 }
 
 /** How many bytes a writer may hand over without waiting before it lets other work run. */
