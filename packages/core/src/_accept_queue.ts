@@ -27,6 +27,11 @@ export class AcceptQueue<Request, Address> {
 
   constructor(readonly max: number) {}
 
+  /** Accepted requests waiting to be taken. */
+  get length(): number {
+    return this.#pending.length;
+  }
+
   /** Hands a request to a waiting handleRequest(); false when none waits. */
   handOff(request: Request, clientAddress: Address): boolean {
     const waiter = this.#waiters.shift();

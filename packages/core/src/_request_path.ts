@@ -17,6 +17,7 @@
  * @module
  */
 import type { Logger } from 'pino';
+import { requestEnd, requestError, requestStart } from './_channels.js';
 import { continueWith, deferred, isPromise, type Deferred } from './_promises.js';
 import { formatAddress } from './address.js';
 import { RequestAbortedError, TLSHandshakeError } from './errors.js';
@@ -48,6 +49,15 @@ export interface PathServer<Request, Address> {
   inline(): boolean;
   /** `_tlsClientError()`: a handshake failed (here: a handler's `startTls()`). */
   tlsClientError(error: TLSHandshakeError, clientAddress: Address): void;
+  /** The server object, as diagnostics channel messages carry it. */
+  readonly self: object;
+}
+
+/** What the path counts, for `stats()`. */
+export interface PathCounters {
+  requests: number;
+  failed: number;
+  aborted: number;
 }
 
 /**
@@ -147,6 +157,9 @@ export class RequestPath<Request, Address> {
   /** Requests from dispatch until done. */
   readonly inFlight = new Map<Request, RequestRecord<Request, Address>>();
 
+  /** Counters for `stats()`. */
+  readonly counters: PathCounters = { requests: 0, failed: 0, aborted: 0 };
+
   constructor(
     readonly hooks: PathHooks<Request, Address>,
     readonly server: PathServer<Request, Address>,
@@ -166,7 +179,9 @@ export class RequestPath<Request, Address> {
   /** Verifies and processes one request, then closes it if the strategy did not. */
   dispatch(request: Request, clientAddress: Address): Promise<void> | undefined {
     const record = this.track(request, clientAddress);
+    this.counters.requests++;
     this.server.emit('request', clientAddress);
+    if (requestStart.hasSubscribers) requestStart.publish({ server: this.server.self, request, clientAddress });
     let answer: Awaitable<boolean>;
     try {
       answer = this.hooks.verifyRequest(request, clientAddress);
@@ -279,6 +294,11 @@ export class RequestPath<Request, Address> {
   #forget(record: RequestRecord<Request, Address>): Promise<void> | undefined {
     this.inFlight.delete(record.request);
     record.end();
+    if (record.aborted) this.counters.aborted++;
+    if (requestEnd.hasSubscribers) {
+      const { request, clientAddress, aborted } = record;
+      requestEnd.publish({ server: this.server.self, request, clientAddress, failed: record.reported !== undefined, aborted });
+    }
     this.server.closed(record.request);
     let actions: Awaitable<void>;
     try {
@@ -300,7 +320,9 @@ export class RequestPath<Request, Address> {
     const reported = record.reported;
     if (reported !== undefined && (error === reported || causeOf(error) === reported || causeOf(reported) === error)) return;
     record.reported = error;
+    this.counters.failed++;
     this.server.emit('requestError', error, record.clientAddress);
+    if (requestError.hasSubscribers) requestError.publish({ server: this.server.self, request: record.request, clientAddress: record.clientAddress, error });
     try {
       await this.hooks.handleError(record.request, record.clientAddress, error);
     } catch (hookError) {

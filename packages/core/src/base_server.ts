@@ -41,6 +41,7 @@ import { peerErrorLevel } from './_peer_errors.js';
 import { formatAddress } from './address.js';
 import { InvalidArgumentError, ServerClosedError, type TLSHandshakeError } from './errors.js';
 import { EventLoopStrategy } from './event_loop_strategy.js';
+import { connectionDropped, tlsClientError as tlsClientErrorChannel } from './_channels.js';
 import { createLogger, type LoggerOption } from './logger.js';
 import { refuseWhileLoadingHandlerModule } from './pool_worker.js';
 import { RequestPath, RequestRecord } from './_request_path.js';
@@ -57,6 +58,7 @@ import type {
   ServeUntilSignalOptions,
   ServerCloseOptions,
   ServerEvents,
+  ServerStats,
   SignalCloseReport,
 } from './types.js';
 
@@ -184,6 +186,7 @@ export abstract class BaseServer<
       emit: (event, ...args) => this.#emit(event, ...args),
       inline: () => this.finishRequest === defaultFinishRequest,
       tlsClientError: (error, clientAddress) => this._tlsClientError(error, clientAddress),
+      self: this,
     });
     this.timeout = timeout;
     this.#queue = new AcceptQueue(maxPendingRequests);
@@ -255,6 +258,56 @@ export abstract class BaseServer<
     return undefined;
   }
 
+  /** Transports count the bytes of each request as it closes (read from the peer, written to it). */
+  protected _countBytes(bytesIn: number, bytesOut: number): void {
+    this.#counts.bytesIn += bytesIn;
+    this.#counts.bytesOut += bytesOut;
+  }
+
+  /** Transports: connections open that are not requests in flight (queued, lingering, in a handshake). Default: 0. */
+  protected get _idleConnections(): number {
+    return 0;
+  }
+
+  /**
+   * Counters of the server since it was created: cheap enough to poll every second (a few numbers
+   * copied), for a metrics endpoint. Requests that workers accept or read themselves (a pool's
+   * `'shared'` modes) are counted by the workers, not here; the pool's own counters are under
+   * `strategy`.
+   *
+   * @example
+   * ```ts
+   * setInterval(() => {
+   *   const { inFlight, requests, failed, dropped } = server.stats();
+   *   metrics.gauge('in_flight', inFlight);
+   * }, 1_000);
+   * ```
+   */
+  stats(): ServerStats {
+    const { requests, failed, aborted } = this.#path.counters;
+    const inFlight = this.#path.inFlight.size;
+    return {
+      inFlight,
+      queued: this.#queue.length,
+      connections: inFlight + this.#queue.length + this._idleConnections,
+      requests,
+      failed,
+      aborted,
+      dropped: { ...this.#counts.dropped },
+      tlsClientErrors: this.#counts.tlsClientErrors,
+      bytesIn: this.#counts.bytesIn,
+      bytesOut: this.#counts.bytesOut,
+      ...(typeof this.concurrency.stats === 'function' ? { strategy: this.concurrency.stats() } : {}),
+    };
+  }
+
+  readonly #counts: { dropped: Partial<Record<DropInfo<unknown>['reason'], number>>; tlsClientErrors: number; bytesIn: number; bytesOut: number } = {
+    dropped: {},
+    tlsClientErrors: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+
   /** Transports call this for every accepted request. */
   protected _accept(request: Request, clientAddress: Address): void {
     if (this.#state === 'closing' || this.#state === 'closed') {
@@ -288,6 +341,8 @@ export abstract class BaseServer<
    * error's code and emits `'tlsClientError'`. Never reaches `handleError()`: no request began.
    */
   protected _tlsClientError(error: TLSHandshakeError, clientAddress: Address): void {
+    this.#counts.tlsClientErrors++;
+    if (tlsClientErrorChannel.hasSubscribers) tlsClientErrorChannel.publish({ server: this, error, clientAddress });
     const cause = error.cause as { code?: unknown } | undefined;
     this.log.warn(
       { code: typeof cause?.code === 'string' ? cause.code : error.code, reason: error.reason, client: formatAddress(clientAddress) },
@@ -303,6 +358,8 @@ export abstract class BaseServer<
 
   /** Transports call this for a request they drop unhandled: logs a warning and emits 'dropped'. */
   protected _dropped(info: DropInfo<Address>, message: string): void {
+    this.#counts.dropped[info.reason] = (this.#counts.dropped[info.reason] ?? 0) + 1;
+    if (connectionDropped.hasSubscribers) connectionDropped.publish({ server: this, ...info });
     this.log.warn(
       { reason: info.reason, size: info.size, client: info.clientAddress === null ? null : formatAddress(info.clientAddress) },
       message,

@@ -32,6 +32,7 @@ export {
   WorkerStartError,
 } from './errors.js';
 export { EventLoopStrategy, type EventLoopStrategyOptions } from './event_loop_strategy.js';
+export { channels, type RequestMessage } from './diagnostics.js';
 export { listenFds, type ListenFd } from './listen_fds.js';
 export { createLogger, type LoggerOption } from './logger.js';
 export { SequentialStrategy } from './sequential_strategy.js';
@@ -61,6 +62,7 @@ export type {
   CloseReport,
   DropInfo,
   ServerCloseOptions,
+  ServerStats,
   ServerEvents,
   ServeUntilSignalOptions,
   SignalCloseReport,

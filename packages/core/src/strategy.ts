@@ -229,4 +229,6 @@ export interface ConcurrencyStrategy {
    * close report.
    */
   close?(options?: ServerCloseOptions): Awaitable<void | CloseReport>;
+  /** The strategy's own counters, for `server.stats()` (a worker pool: workers, restarts, ...). */
+  stats?(): Readonly<Record<string, number>>;
 }

@@ -219,6 +219,38 @@ export type ServerEvents<Address> = {
 };
 
 /**
+ * What `server.stats()` returns: counters since the server was created, and gauges of now.
+ *
+ * @example
+ * ```ts
+ * const { requests, failed, dropped } = server.stats();
+ * ```
+ */
+export interface ServerStats {
+  /** Requests being handled now (including those a strategy holds at its `maxConcurrency`). */
+  readonly inFlight: number;
+  /** Requests accepted while no `serveForever()` or `handleRequest()` takes them (up to `maxPendingRequests`). */
+  readonly queued: number;
+  /** Connections open now (stream servers): in flight, queued, lingering after their reply, or in a TLS handshake or PROXY header. */
+  readonly connections: number;
+  /** Requests accepted in total. */
+  readonly requests: number;
+  /** Requests whose error reached `handleError()`. */
+  readonly failed: number;
+  /** Requests aborted by `serverClose()` past its deadline. */
+  readonly aborted: number;
+  /** Requests and connections dropped before any handler, by reason. */
+  readonly dropped: Readonly<Partial<Record<DropInfo<unknown>['reason'], number>>>;
+  /** TLS handshakes that failed or timed out. */
+  readonly tlsClientErrors: number;
+  /** Bytes read from peers and written to them, counted as each request closes. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  /** The strategy's own counters (a worker pool: workers, restarts, requests running in workers). */
+  readonly strategy?: Readonly<Record<string, number>>;
+}
+
+/**
  * Why and what a server dropped without handling it.
  *
  * @example

@@ -102,6 +102,7 @@ export abstract class DatagramServer<
       );
       return;
     }
+    this._countBytes(packet.length, 0);
     this._accept([packet, socket], clientAddress);
   }
 
@@ -133,6 +134,7 @@ export abstract class DatagramServer<
     const reply = (request as Partial<Record<typeof kDatagramReply, DatagramReply>>)[kDatagramReply]?.contents();
     const address = this._clientAddressOf(request);
     if (reply === undefined || address === undefined || this.#aborted.has(request)) return this.closeRequest(request);
+    this._countBytes(0, reply.length);
     const sent = this._send(request[1], reply, address, request);
     if (sent === undefined) return this.closeRequest(request);
     // Promise callbacks rather than an async function: one frame less per datagram.

@@ -255,6 +255,15 @@ export abstract class StreamServer<
     await this.#closed;
   }
 
+  protected override _requestClosed(socket: net.Socket): void {
+    const current = currentSocket(socket);
+    this._countBytes(current.bytesRead, current.bytesWritten);
+  }
+
+  protected override get _idleConnections(): number {
+    return this.#lingering.size + this.#preface.size;
+  }
+
   protected override _destroyRequest(socket: net.Socket): void {
     currentSocket(socket).destroy();
   }

@@ -189,6 +189,10 @@ export class TLSServer extends TCPServer {
     });
   }
 
+  protected override get _idleConnections(): number {
+    return super._idleConnections + this.#handshaking.size;
+  }
+
   protected override _stopAccepting(): void {
     super._stopAccepting();
     // Handshakes in progress are not requests: they end with the listener.

@@ -234,6 +234,21 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     return this.#pool.reduce((n, worker) => n + worker.pending.size, 0);
   }
 
+  /**
+   * The pool's counters, for `server.stats()`: workers running, workers restarted after a crash,
+   * requests running in workers now.
+   *
+   * @example
+   * ```ts
+   * const { workers, restarts } = server.stats().strategy!;
+   * ```
+   */
+  stats(): { workers: number; restarts: number; running: number } {
+    return { workers: this.#pool.length, restarts: this.#restarts, running: this.running };
+  }
+
+  #restarts = 0;
+
   /** Process ids of the workers (for monitoring). */
   get pids(): number[] {
     return this.#pool.map((worker) => worker.child.pid).filter((pid): pid is number => pid !== undefined);
@@ -560,6 +575,7 @@ export class WorkerPoolStrategy implements ConcurrencyStrategy {
     if (this.#backoff >= MAX_BACKOFF_MS) this.#log?.error({ backoff: this.#backoff }, 'Workers keep crashing; restarting them slowly');
     const timer = setTimeout(() => {
       if (this.#closing) return;
+      this.#restarts++;
       const replacement = this.#spawn();
       this.#whenReady(replacement)
         .then(() => this.#shared?.replaced(replacement, this.#pool, () => this.#closing))

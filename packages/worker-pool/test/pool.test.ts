@@ -120,6 +120,7 @@ describe.each(transports)('WorkerPoolStrategy over $name', (transport) => {
     expect(await failed.promise).toBeInstanceOf(WorkerCrashedError);
     await until(() => (fixture.server.concurrency as WorkerPoolStrategy).pids.length === 2, 10_000);
     expect((await exchange(fixture.server, 'after\n')).toString()).toBe('after\n');
+    expect(fixture.server.stats().strategy).toMatchObject({ workers: 2, restarts: 1 });
   });
 
   test('shutdown() from a worker stops the parent serveForever()', async () => {
