@@ -59,30 +59,52 @@ function request(port: number, line: string): Promise<string> {
   });
 }
 
+/**
+ * Three backends and HAProxy in front of them, on loopback; up once a request goes through. On
+ * dispose, everything is stopped.
+ */
+async function startCluster() {
+  const dir = tempDir();
+  const port = await freePort();
+  const backends: Backend[] = [];
+  for (let i = 0; i < 3; i++) backends.push({ name: `app${i + 1}`, port: await freePort(), agentPort: await freePort() });
+  const running = new Map<Backend, ChildProcess>();
+  for (const backend of backends) running.set(backend, await startBackend(backend));
+  const config = dir.file('haproxy.cfg');
+  writeFileSync(config, haproxyConfig(port, backends));
+  const haproxy = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const dispose = async (): Promise<void> => {
+    haproxy.kill('SIGTERM');
+    for (const child of running.values()) child.kill('SIGTERM');
+    await Promise.all(
+      [haproxy, ...running.values()].map((child) =>
+        child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined,
+      ),
+    );
+    dir[Symbol.dispose]();
+  };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await request(port, '0 warm');
+      break;
+    } catch (error) {
+      if (attempt > 100) {
+        await dispose();
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return { port, backends, running, [Symbol.asyncDispose]: dispose };
+}
+
 describe.skipIf(!hasHaproxy)('examples/haproxy: a rolling restart', () => {
   test(
     `${CLIENTS} clients for ${SECONDS} s while each of 3 backends is restarted: no request fails`,
     async () => {
-      using dir = tempDir();
-      const port = await freePort();
-      const backends: Backend[] = [];
-      for (let i = 0; i < 3; i++) backends.push({ name: `app${i + 1}`, port: await freePort(), agentPort: await freePort() });
-      const running = new Map<Backend, ChildProcess>();
-      for (const backend of backends) running.set(backend, await startBackend(backend));
-      const config = dir.file('haproxy.cfg');
-      writeFileSync(config, haproxyConfig(port, backends));
-      const haproxy = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      try {
-        // Up once a request goes through.
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await request(port, '0 warm');
-            break;
-          } catch (error) {
-            if (attempt > 100) throw error;
-            await new Promise((resolve) => setTimeout(resolve, 50));
-          }
-        }
+      await using cluster = await startCluster();
+      const { port, backends, running } = cluster;
+      {
         let stop = false;
         let ok = 0;
         const failures: string[] = [];
@@ -116,35 +138,15 @@ describe.skipIf(!hasHaproxy)('examples/haproxy: a rolling restart', () => {
         expect(exits).toEqual([0, 0, 0]);
         expect(failures.slice(0, 10)).toEqual([]);
         expect(ok).toBeGreaterThan(CLIENTS * SECONDS);
-      } finally {
-        haproxy.kill('SIGTERM');
-        for (const child of running.values()) child.kill('SIGTERM');
-        await Promise.all([haproxy, ...running.values()].map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
       }
     },
     (SECONDS + 30) * 1000,
   );
 
   test('a backend killed with SIGKILL fails only the requests it had in flight; the others go on', async () => {
-    using dir = tempDir();
-    const port = await freePort();
-    const backends: Backend[] = [];
-    for (let i = 0; i < 3; i++) backends.push({ name: `app${i + 1}`, port: await freePort(), agentPort: await freePort() });
-    const running = new Map<Backend, ChildProcess>();
-    for (const backend of backends) running.set(backend, await startBackend(backend));
-    const config = dir.file('haproxy.cfg');
-    writeFileSync(config, haproxyConfig(port, backends));
-    const haproxy = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    try {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await request(port, '0 warm');
-          break;
-        } catch (error) {
-          if (attempt > 100) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      }
+    await using cluster = await startCluster();
+    const { port, backends, running } = cluster;
+    {
       let stop = false;
       let killedAt = Number.POSITIVE_INFINITY;
       let okAfter = 0;
@@ -171,10 +173,6 @@ describe.skipIf(!hasHaproxy)('examples/haproxy: a rolling restart', () => {
       expect(failures.length).toBeLessThanOrEqual(50);
       expect(failures.filter((at) => at > killedAt + 1_000)).toEqual([]);
       expect(okAfter).toBeGreaterThan(100);
-    } finally {
-      haproxy.kill('SIGTERM');
-      for (const child of running.values()) child.kill('SIGTERM');
-      await Promise.all([haproxy, ...running.values()].map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
     }
   }, 30_000);
 });

@@ -7,6 +7,7 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
+import { kProxy } from './_upgrade.js';
 import { TLSHandshakeError } from './errors.js';
 
 /**
@@ -68,7 +69,11 @@ export class TlsAcceptor {
     this.#base = setup.tls;
     for (const [name, context] of Object.entries(setup.sni ?? {})) this.addContext(name, context);
     this.#server.on('secureConnection', (socket: Wrapper) => {
-      this.#settle(socket)?.secure(socket);
+      const callbacks = this.#settle(socket);
+      // What a load balancer said of the connection (PROXY protocol) goes with it.
+      const proxy = (socket._parent as (net.Socket & { [kProxy]?: unknown }) | null | undefined)?.[kProxy];
+      if (proxy !== undefined) (socket as tls.TLSSocket & { [kProxy]?: unknown })[kProxy] = proxy;
+      callbacks?.secure(socket);
     });
     // Node reports here a failed handshake, one that timed out, and a connection that closed
     // before its handshake completed.

@@ -13,7 +13,6 @@ import {
   type TlsSetup,
   type TlsSetupSource,
 } from '@sockserve/core';
-import { kProxy } from '@sockserve/core/internal';
 import { TCPServer, type TCPAddress, type TCPServerOptions } from './tcp.js';
 
 /**
@@ -173,8 +172,6 @@ export class TLSServer extends TCPServer {
       secure: (secure) => {
         this.#handshaking.delete(socket);
         socket.off('error', noop);
-        // What the load balancer said of the connection (PROXY protocol) goes with it.
-        (secure as unknown as Record<symbol, unknown>)[kProxy] = (socket as unknown as Record<symbol, unknown>)[kProxy];
         if (this._closing) {
           secure.destroy();
           return;

@@ -121,8 +121,6 @@ export class WorkerStreamServer extends StreamServer<ClientAddress, InetAddress 
       secure: (secure: tls.TLSSocket) => {
         this.#handshaking.delete(socket);
         socket.off('error', noop);
-        // What the load balancer said of the connection (PROXY protocol) goes with it.
-        (secure as unknown as Record<symbol, unknown>)[kProxy] = (socket as unknown as Record<symbol, unknown>)[kProxy];
         if (id !== undefined) this.link.taken(id, secure);
         this._connection(secure, clientAddress);
       },
