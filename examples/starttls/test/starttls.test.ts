@@ -9,6 +9,7 @@ import { readLine } from '../../../test/helpers/net.js';
 import { hasPythonSsl, runExample, runPython } from '../../../test/helpers/spawn.js';
 
 const READY = /listening on 127\.0\.0\.1:(\d+)/;
+if (!hasPythonSsl) console.warn('python3 with ssl is not installed (apt-get install python3): the STARTTLS example tests are skipped');
 
 async function start() {
   const { server } = testCerts();

@@ -13,6 +13,7 @@ import { readAll, tempDir, until } from '../../../test/helpers/net.js';
 import { hasPythonSsl, runPython } from '../../../test/helpers/spawn.js';
 
 const hasActivate = spawnSync('systemd-socket-activate', ['--version']).status === 0;
+if (!hasActivate) console.warn('systemd-socket-activate is not installed (apt-get install systemd): the socket activation tests are skipped');
 const echoMain = fileURLToPath(new URL('../../../examples/echo/dist/main.js', import.meta.url));
 
 /** A port nobody listens on right now. */

@@ -74,6 +74,8 @@ function closed(socket: net.Socket): Promise<void> {
 }
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+if (!hasOpenssl) console.warn('openssl is not installed (apt-get install openssl): the s_client test is skipped');
+if (!hasPythonSsl) console.warn('python3 with ssl is not installed (apt-get install python3): the Python TLS tests are skipped');
 
 
 describe('TLSServer', () => {
