@@ -104,41 +104,39 @@ describe.skipIf(!hasHaproxy)('examples/haproxy: a rolling restart', () => {
     async () => {
       await using cluster = await startCluster();
       const { port, backends, running } = cluster;
-      {
-        let stop = false;
-        let ok = 0;
-        const failures: string[] = [];
-        const client = async (id: number): Promise<void> => {
-          for (let seq = 0; !stop; seq++) {
-            const text = `c${id}s${seq}`;
-            try {
-              const reply = await request(port, `${id}:${seq} ${text}`);
-              const [rid, body, seen] = reply.split(' ');
-              if (rid !== `${id}:${seq}` || body !== text.toUpperCase() || !seen?.startsWith('127.0.0.1:')) failures.push(`wrong reply ${reply}`);
-              else ok++;
-            } catch (error) {
-              failures.push((error as Error).message);
-            }
+      let stop = false;
+      let ok = 0;
+      const failures: string[] = [];
+      const client = async (id: number): Promise<void> => {
+        for (let seq = 0; !stop; seq++) {
+          const text = `c${id}s${seq}`;
+          try {
+            const reply = await request(port, `${id}:${seq} ${text}`);
+            const [rid, body, seen] = reply.split(' ');
+            if (rid !== `${id}:${seq}` || body !== text.toUpperCase() || !seen?.startsWith('127.0.0.1:')) failures.push(`wrong reply ${reply}`);
+            else ok++;
+          } catch (error) {
+            failures.push((error as Error).message);
           }
-        };
-        const clients = Array.from({ length: CLIENTS }, (_, i) => client(i));
-        const exits: Array<number | null> = [];
-        const slot = (SECONDS * 1000) / backends.length;
-        for (const backend of backends) {
-          await new Promise((resolve) => setTimeout(resolve, slot / 2));
-          const child = running.get(backend)!;
-          const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-          child.kill('SIGTERM');
-          exits.push(await exited);
-          running.set(backend, await startBackend(backend));
-          await new Promise((resolve) => setTimeout(resolve, slot / 2));
         }
-        stop = true;
-        await Promise.all(clients);
-        expect(exits).toEqual([0, 0, 0]);
-        expect(failures.slice(0, 10)).toEqual([]);
-        expect(ok).toBeGreaterThan(CLIENTS * SECONDS);
+      };
+      const clients = Array.from({ length: CLIENTS }, (_, i) => client(i));
+      const exits: Array<number | null> = [];
+      const slot = (SECONDS * 1000) / backends.length;
+      for (const backend of backends) {
+        await new Promise((resolve) => setTimeout(resolve, slot / 2));
+        const child = running.get(backend)!;
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        child.kill('SIGTERM');
+        exits.push(await exited);
+        running.set(backend, await startBackend(backend));
+        await new Promise((resolve) => setTimeout(resolve, slot / 2));
       }
+      stop = true;
+      await Promise.all(clients);
+      expect(exits).toEqual([0, 0, 0]);
+      expect(failures.slice(0, 10)).toEqual([]);
+      expect(ok).toBeGreaterThan(CLIENTS * SECONDS);
     },
     (SECONDS + 30) * 1000,
   );
@@ -146,33 +144,31 @@ describe.skipIf(!hasHaproxy)('examples/haproxy: a rolling restart', () => {
   test('a backend killed with SIGKILL fails only the requests it had in flight; the others go on', async () => {
     await using cluster = await startCluster();
     const { port, backends, running } = cluster;
-    {
-      let stop = false;
-      let killedAt = Number.POSITIVE_INFINITY;
-      let okAfter = 0;
-      const failures: number[] = [];
-      const clients = Array.from({ length: 50 }, async (_, id) => {
-        for (let seq = 0; !stop; seq++) {
-          try {
-            const reply = await request(port, `${id}:${seq} x`);
-            if (!reply.startsWith(`${id}:${seq} X `)) failures.push(Date.now());
-            else if (Date.now() > killedAt + 1_000) okAfter++;
-          } catch {
-            failures.push(Date.now());
-          }
+    let stop = false;
+    let killedAt = Number.POSITIVE_INFINITY;
+    let okAfter = 0;
+    const failures: number[] = [];
+    const clients = Array.from({ length: 50 }, async (_, id) => {
+      for (let seq = 0; !stop; seq++) {
+        try {
+          const reply = await request(port, `${id}:${seq} x`);
+          if (!reply.startsWith(`${id}:${seq} X `)) failures.push(Date.now());
+          else if (Date.now() > killedAt + 1_000) okAfter++;
+        } catch {
+          failures.push(Date.now());
         }
-      });
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      const victim = running.get(backends[0]!)!;
-      killedAt = Date.now();
-      victim.kill('SIGKILL');
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
-      stop = true;
-      await Promise.all(clients);
-      // At most the 50 requests in flight could fail, all of them at the moment of the kill.
-      expect(failures.length).toBeLessThanOrEqual(50);
-      expect(failures.filter((at) => at > killedAt + 1_000)).toEqual([]);
-      expect(okAfter).toBeGreaterThan(100);
-    }
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const victim = running.get(backends[0]!)!;
+    killedAt = Date.now();
+    victim.kill('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    stop = true;
+    await Promise.all(clients);
+    // At most the 50 requests in flight could fail, all of them at the moment of the kill.
+    expect(failures.length).toBeLessThanOrEqual(50);
+    expect(failures.filter((at) => at > killedAt + 1_000)).toEqual([]);
+    expect(okAfter).toBeGreaterThan(100);
   }, 30_000);
 });
