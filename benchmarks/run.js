@@ -43,7 +43,7 @@ if (hasOpenssl) benchCerts();
 
 const scenarios = [
   { id: 'tcp-1k', name: 'TCP echo, 50 connections x 1 KiB', transport: 'tcp', connections: 50, bytes: 1024, base: 'raw-data',
-    servers: ['raw-data', 'raw-for-await', 'sockserve-iter', 'sockserve-pipe', ...python] },
+    servers: ['raw-data', 'raw-for-await', 'sockserve-iter', 'sockserve-iter-traced', 'sockserve-pipe', ...python] },
   { id: 'tcp-16k', name: 'TCP echo, 50 connections x 16 KiB', transport: 'tcp', connections: 50, bytes: 16 * 1024, base: 'raw-data',
     servers: ['raw-data', 'raw-for-await', 'sockserve-iter', 'sockserve-pipe'] },
   { id: 'tcp-64b', name: 'TCP echo, 1000 connections x 64 B', transport: 'tcp', connections: 1000, bytes: 64, base: 'raw-data',

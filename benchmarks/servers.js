@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
-import { DatagramRequestHandler, StreamRequestHandler, TCPServer, TLSServer, UDPServer, UnixStreamServer } from 'sockserve';
+import dc from 'node:diagnostics_channel';
+import { DatagramRequestHandler, StreamRequestHandler, TCPServer, TLSServer, UDPServer, UnixStreamServer, channels } from 'sockserve';
 
 /** The benchmark's certificate (tls_certs.js), for the TLS servers. */
 const tlsOptions = () => ({ key: readFileSync(process.env.BENCH_TLS_KEY), cert: readFileSync(process.env.BENCH_TLS_CERT) });
@@ -104,6 +105,11 @@ const kinds = {
       socket.on('error', () => {});
     }),
   'sockserve-iter': () => sockserve(IterEcho),
+  // The same with a subscriber on every diagnostics channel: what tracing costs when it is on.
+  'sockserve-iter-traced': () => {
+    for (const name of Object.values(channels)) dc.subscribe(name, () => {});
+    return sockserve(IterEcho);
+  },
   'sockserve-pipe': () => sockserve(PipeEcho),
   'sockserve-lines': () => sockserve(LineEcho, { noDelay: true }),
   'raw-dgram': () =>
