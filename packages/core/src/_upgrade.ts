@@ -15,3 +15,16 @@ export function currentSocket<T extends object>(socket: T): T {
 
 /** On a connection that came through a load balancer, its PROXY protocol header (`ProxyInfo`). */
 export const kProxy: unique symbol = Symbol.for('sockserve.proxy') as never;
+
+/**
+ * Stops a socket reading from the kernel, now (not only once its buffer fills, as `pause()` does):
+ * what follows stays in the kernel for whoever serves the connection, in this process or another.
+ */
+export function stopReading(socket: { pause(): unknown }): void {
+  socket.pause();
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } | null })._handle;
+  if (handle?.reading === true && typeof handle.readStop === 'function') {
+    handle.reading = false;
+    handle.readStop();
+  }
+}

@@ -15,4 +15,4 @@ export { kDatagramReply, type DatagramReply } from './datagram_reply.js';
 export { markPoolWorker, poolWorker, refuseWhileLoadingHandlerModule, type PoolWorkerMark } from './pool_worker.js';
 export { kRequestContext, type RequestContextProvider } from './request_context.js';
 export { runHandler } from './run_handler.js';
-export { currentSocket, kProxy, kUpgraded } from './_upgrade.js';
+export { currentSocket, kProxy, kUpgraded, stopReading } from './_upgrade.js';

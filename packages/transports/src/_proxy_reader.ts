@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { InvalidArgumentError, ProxyProtocolError, parseProxyHeader, type ProxyInfo } from '@sockserve/core';
-import { kProxy } from '@sockserve/core/internal';
+import { kProxy, stopReading } from '@sockserve/core/internal';
 
 /**
  * Options of `proxyProtocol`: who may send a header, and how long it may take.
@@ -181,19 +181,6 @@ export class ProxyReader {
     socket.once('end', onClose);
     socket.once('close', onClose);
     socket.once('error', onClose);
-  }
-}
-
-/**
- * Stops the socket reading from the kernel (it was reading the header): the rest stays there for
- * whoever serves the connection, in this process or another.
- */
-function stopReading(socket: net.Socket): void {
-  socket.pause();
-  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } | null })._handle;
-  if (handle?.reading === true && typeof handle.readStop === 'function') {
-    handle.reading = false;
-    handle.readStop();
   }
 }
 

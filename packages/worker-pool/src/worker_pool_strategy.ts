@@ -20,7 +20,7 @@ import {
   type ServerCloseOptions,
   type StrategyHost,
 } from '@sockserve/core';
-import { kDatagramReply, kProxy, poolWorker, refuseWhileLoadingHandlerModule, type DatagramReply } from '@sockserve/core/internal';
+import { kDatagramReply, kProxy, poolWorker, refuseWhileLoadingHandlerModule, stopReading, type DatagramReply } from '@sockserve/core/internal';
 import type { Logger } from 'pino';
 import { ABORT_GRACE_MS, CONFIG_ENV, encodeTlsSetup, fromWire, type FromWorker, type ToWorker, type WorkerConfig } from './_protocol.js';
 import { SharedMode, type SharingWorker } from './_shared_sockets.js';
@@ -602,10 +602,6 @@ function takeBuffered(socket: net.Socket): Buffer | undefined {
   if (socket.readableLength === 0) return undefined;
   const chunks: Buffer[] = [];
   for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) chunks.push(chunk);
-  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } | null })._handle;
-  if (handle?.reading === true) {
-    handle.reading = false;
-    handle.readStop?.();
-  }
+  stopReading(socket);
   return chunks.length === 0 ? undefined : Buffer.concat(chunks);
 }

@@ -30,6 +30,16 @@ function pool(options: Partial<ConstructorParameters<typeof WorkerPoolStrategy>[
   return new WorkerPoolStrategy({ module: fixtures, workers: 2, ...options });
 }
 
+/** A server subclass that overrides verifyRequest() (refused when workers take requests themselves). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the mixin pattern needs any[]
+function overridingVerifyRequest<C extends new (...args: any[]) => object>(Base: C): C {
+  return class extends Base {
+    verifyRequest(): boolean {
+      return true;
+    }
+  };
+}
+
 /** Writes `line` and reads one reply line. */
 async function ask(socket: net.Socket, line: string): Promise<string> {
   socket.write(line);
@@ -254,13 +264,7 @@ describe.each(transports)("WorkerPoolStrategy over $name, connections: 'shared'"
   test('a server that overrides verifyRequest is refused at listen(), which leaves nothing behind', async () => {
     const { PoolEcho } = await import(fixtures.href);
     const strategy = pool({ connections: 'shared' });
-    await using fixture = transport.create(PoolEcho as never, { logger: false, concurrency: strategy }, (Base) =>
-      class extends Base {
-        override verifyRequest(): boolean {
-          return true;
-        }
-      },
-    );
+    await using fixture = transport.create(PoolEcho as never, { logger: false, concurrency: strategy }, overridingVerifyRequest);
     await expect(fixture.server.listen()).rejects.toMatchObject({ code: 'ERR_SOCKSERVE_INVALID_ARGUMENT', message: /connections: 'handoff'/ });
     expect(strategy.pids).toEqual([]);
   });
@@ -442,13 +446,7 @@ describe.each(datagramModes)('WorkerPoolStrategy over $name', ({ transport, data
     test('a server that overrides verifyRequest is refused at listen(), which leaves nothing behind', async () => {
       const { PoolUpper } = await import(fixtures.href);
       const strategy = pool({ datagrams });
-      await using fixture = transport.create(PoolUpper as never, { logger: false, concurrency: strategy }, (Base) =>
-        class extends Base {
-          override verifyRequest(): boolean {
-            return true;
-          }
-        },
-      );
+      await using fixture = transport.create(PoolUpper as never, { logger: false, concurrency: strategy }, overridingVerifyRequest);
       await expect(fixture.server.listen()).rejects.toMatchObject({ code: 'ERR_SOCKSERVE_INVALID_ARGUMENT', message: /datagrams: 'relay'/ });
       expect(strategy.pids).toEqual([]);
     });
