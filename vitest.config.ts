@@ -22,6 +22,7 @@ export default defineConfig({
       'packages/*/test/**/*.test.ts',
       'examples/*/test/**/*.test.ts',
       'benchmarks/test/**/*.test.ts',
+      'soak/test/**/*.test.ts',
       'test/**/*.test.ts',
     ],
     setupFiles: [`${root}test/setup/leaks.ts`],

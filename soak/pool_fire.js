@@ -1,0 +1,154 @@
+// Pool under fire: WorkerPoolStrategy echo while a random worker is SIGKILLed at a fixed period.
+import { connected, line, logLevels, random, sleep, startServer, until } from './lib.js';
+
+/** A connection's request/reply; rejects when the connection dies. */
+function session(socket) {
+  let pending;
+  let closed;
+  socket.on('data', (chunk) => {
+    if (!pending) return;
+    pending.chunks.push(chunk);
+    pending.got += chunk.length;
+    if (pending.got >= pending.expected.length) {
+      const { resolve, chunks } = pending;
+      pending = undefined;
+      resolve(Buffer.concat(chunks));
+    }
+  });
+  const fail = (error) => {
+    closed ??= error;
+    if (pending) {
+      const { reject } = pending;
+      pending = undefined;
+      reject(closed);
+    }
+  };
+  socket.on('error', fail);
+  socket.on('close', () => fail(new Error('closed')));
+  return (expected) =>
+    new Promise((resolve, reject) => {
+      if (closed) return reject(closed);
+      pending = { expected, chunks: [], got: 0, resolve, reject };
+      socket.write(expected);
+    });
+}
+
+/** @param {{ clients: number, seconds: number, every: number }} options */
+export async function poolUnderFire({ clients, seconds, every }) {
+  const server = await startServer('pool');
+  const failures = [];
+  let stopping = false;
+  const kills = [];
+  const clientFailures = [];
+  let verified = 0;
+  let corrupted = 0;
+  let requests = 0;
+  let lastOk = performance.now();
+  let maxGap = 0;
+  try {
+    const start = await server.probe();
+    const workers = start.stats.strategy.workers;
+    const allPids = new Set(start.pids);
+
+    async function client(index) {
+      await sleep(index * 5);
+      while (!stopping) {
+        const socket = server.connect();
+        const ask = session(socket);
+        try {
+          await connected(socket);
+        } catch (error) {
+          clientFailures.push({ at: performance.now(), what: `connect: ${error.message}` });
+          await sleep(50);
+          continue;
+        }
+        for (let n = random(20, 200); n > 0 && !stopping; n--) {
+          const expected = line(random(1, 2048));
+          try {
+            const reply = await ask(expected);
+            const now = performance.now();
+            maxGap = Math.max(maxGap, now - lastOk);
+            lastOk = now;
+            requests++;
+            if (reply.equals(expected)) verified += expected.length;
+            else corrupted += expected.length;
+          } catch (error) {
+            clientFailures.push({ at: performance.now(), what: error.message });
+            break;
+          }
+          await sleep(random(0, 10));
+        }
+        socket.end();
+        await new Promise((resolve) => (socket.closed ? resolve() : socket.once('close', resolve)));
+      }
+    }
+
+    const started = performance.now();
+    const running = Array.from({ length: clients }, (_, index) => client(index));
+    await sleep(2000);
+    const warm = await server.probe();
+    maxGap = 0;
+    while (performance.now() - started < seconds * 1000) {
+      await sleep(Math.min(every, seconds * 1000 - (performance.now() - started)));
+      if (performance.now() - started >= seconds * 1000 - 1000) break;
+      const { pids } = await server.probe();
+      for (const pid of pids) allPids.add(pid);
+      const victim = pids[random(0, pids.length - 1)];
+      process.kill(victim, 'SIGKILL');
+      kills.push({ at: performance.now(), pid: victim });
+    }
+    // Every killed worker replaced before the clients stop.
+    const replaced = await until(async () => {
+      const probe = await server.probe();
+      for (const pid of probe.pids) allPids.add(pid);
+      return { ...probe, ok: probe.stats.strategy.workers === workers && probe.stats.strategy.restarts === kills.length };
+    }, 10_000);
+    stopping = true;
+    await Promise.all(running);
+    const after = await until(async () => {
+      const probe = await server.probe();
+      return { ...probe, ok: probe.fds <= warm.fds && probe.stats.connections === 0 };
+    }, 10_000);
+
+    const crashes = after.errors.codes.ERR_SOCKSERVE_WORKER_CRASHED ?? 0;
+    const otherErrors = Object.entries(after.errors.codes).filter(([code]) => code !== 'ERR_SOCKSERVE_WORKER_CRASHED');
+    const unexplained = clientFailures.filter((f) => !kills.some((k) => f.at >= k.at && f.at - k.at < 3000));
+    if (kills.length === 0) failures.push('no worker was killed: run longer');
+    if (corrupted > 0) failures.push(`${corrupted} bytes corrupted`);
+    if (maxGap > 2000) failures.push(`serving stopped for ${maxGap.toFixed(0)} ms`);
+    if (unexplained.length > 0) failures.push(`${unexplained.length} client failures not after a kill: ${unexplained.slice(0, 3).map((f) => f.what).join('; ')}`);
+    if (crashes !== clientFailures.length) failures.push(`${clientFailures.length} connections failed, ${crashes} reported as WorkerCrashedError`);
+    if (otherErrors.length > 0) failures.push(`other handleError calls: ${after.errors.samples.join('; ')}`);
+    if (!replaced.ok) failures.push(`workers ${replaced.stats.strategy.workers}/${workers}, restarts ${replaced.stats.strategy.restarts} for ${kills.length} kills`);
+    if (!after.ok) failures.push(`parent descriptors ${after.fds} after (${warm.fds} after warm-up), ${after.stats.connections} connections open`);
+
+    await server.close(5000);
+    await sleep(200);
+    const orphans = [...allPids].filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (orphans.length > 0) failures.push(`worker processes left running: ${orphans.join(', ')}`);
+    const logs = logLevels(server.logFile);
+    return {
+      id: 'pool-fire',
+      title: 'Pool under fire',
+      pass: failures.length === 0,
+      failures,
+      line:
+        `${workers} workers, ${clients} clients, ${seconds} s, a worker SIGKILLed every ${every / 1000} s: ${kills.length} kills, ${replaced.stats.strategy.restarts} restarts; ` +
+        `${requests} requests verified, ${corrupted} bytes corrupted; longest pause in service ${maxGap.toFixed(0)} ms; ` +
+        `${clientFailures.length} connections failed (${clientFailures.length - unexplained.length} within 3 s of a kill), ${crashes} WorkerCrashedError reports; ` +
+        `parent descriptors ${warm.fds} after warm-up, ${after.fds} at the end; ${allPids.size} worker processes in all, ${orphans.length} left after close; ` +
+        `logs ${Object.entries(logs).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}`,
+      figures: { kills: kills.length, requests, maxGap, clientFailures: clientFailures.length, crashes, orphans: orphans.length },
+    };
+  } finally {
+    stopping = true;
+    server.kill();
+  }
+}
