@@ -1,11 +1,22 @@
-// Usage: node pool_server.js <event-loop|sequential|pool|pool-shared> <handler> [tcp|tls|udp];
+// Usage: node pool_server.js <event-loop|event-loop-traced|sequential|pool|pool-shared> <handler> [tcp|tls|udp];
 // prints "PORT <n>". 'pool-shared' is the pool with datagrams: 'shared' and connections: 'shared'.
 // 'tls' reads its certificate from BENCH_TLS_KEY and BENCH_TLS_CERT (tls_certs.js).
+import { AsyncLocalStorage } from 'node:async_hooks';
+import dc from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
-import { EventLoopStrategy, SequentialStrategy, TCPServer, TLSServer, UDPServer, WorkerPoolStrategy } from 'sockserve';
+import { EventLoopStrategy, SequentialStrategy, TCPServer, TLSServer, UDPServer, WorkerPoolStrategy, channels, tracingChannels } from 'sockserve';
 import * as handlers from './cpu_handlers.js';
 
 const [strategy, name, transport = 'tcp'] = process.argv.slice(2);
+if (strategy === 'event-loop-traced') {
+  // The event loop with a subscriber on every diagnostics channel and on the request's tracing
+  // channel (a store bound, as an APM would): what observability costs per request when it is on.
+  for (const channel of Object.values(channels)) dc.subscribe(channel, () => {});
+  const trace = dc.tracingChannel(tracingChannels.request);
+  const noop = () => {};
+  trace.subscribe({ start: noop, end: noop, asyncStart: noop, asyncEnd: noop, error: noop });
+  trace.start.bindStore(new AsyncLocalStorage(), (context) => context);
+}
 const module = new URL('./cpu_handlers.js', import.meta.url);
 const concurrency =
   strategy === 'pool' || strategy === 'pool-shared'

@@ -65,7 +65,7 @@ const scenarios = [
   { id: 'cpu-connect', name: 'CPU-bound handler (sha256 of 1 MiB), a new connection per request, 8 clients', cpu: true,
     loadMode: 'connect', base: 'event-loop', servers: ['event-loop', 'pool', 'pool-shared'] },
   { id: 'echo-connect', name: 'Line echo, a new connection per request, 8 clients', cpu: true, handler: 'EchoLinesHandler',
-    loadMode: 'connect', base: 'event-loop', servers: ['event-loop', 'pool', 'pool-shared'] },
+    loadMode: 'connect', base: 'event-loop', servers: ['event-loop', 'event-loop-traced', 'pool', 'pool-shared'] },
   ...(hasOpenssl
     ? [
         { id: 'tls-handshakes', name: 'TLS handshakes: new connections from 4 openssl s_time clients (full handshake, ECDSA P-256)', cpu: true,

@@ -1,12 +1,13 @@
 // Servers under test. Usage: node servers.js <kind> [--unix PATH] [--udp]
 // Prints "READY <port-or-path> <pid>" once listening.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import dc from 'node:diagnostics_channel';
-import { DatagramRequestHandler, StreamRequestHandler, TCPServer, TLSServer, UDPServer, UnixStreamServer, channels } from 'sockserve';
+import { DatagramRequestHandler, StreamRequestHandler, TCPServer, TLSServer, UDPServer, UnixStreamServer, channels, tracingChannels } from 'sockserve';
 
 /** The benchmark's certificate (tls_certs.js), for the TLS servers. */
 const tlsOptions = () => ({ key: readFileSync(process.env.BENCH_TLS_KEY), cert: readFileSync(process.env.BENCH_TLS_CERT) });
@@ -107,7 +108,12 @@ const kinds = {
   'sockserve-iter': () => sockserve(IterEcho),
   // The same with a subscriber on every diagnostics channel: what tracing costs when it is on.
   'sockserve-iter-traced': () => {
+    // Every channel and the request's tracing channel, with a store bound as an APM would.
     for (const name of Object.values(channels)) dc.subscribe(name, () => {});
+    const trace = dc.tracingChannel(tracingChannels.request);
+    const noop = () => {};
+    trace.subscribe({ start: noop, end: noop, asyncStart: noop, asyncEnd: noop, error: noop });
+    trace.start.bindStore(new AsyncLocalStorage(), (context) => context);
     return sockserve(IterEcho);
   },
   'sockserve-pipe': () => sockserve(PipeEcho),

@@ -17,7 +17,8 @@
  * @module
  */
 import type { Logger } from 'pino';
-import { requestEnd, requestError, requestStart } from './_channels.js';
+import { requestEnd, requestError, requestStart, requestTrace, requestTraced } from './_channels.js';
+import type { RequestTraceContext } from './diagnostics.js';
 import { continueWith, deferred, isPromise, type Deferred } from './_promises.js';
 import { formatAddress } from './address.js';
 import { RequestAbortedError, TLSHandshakeError } from './errors.js';
@@ -75,6 +76,8 @@ export class RequestRecord<Request, Address> implements RequestContext, RequestJ
   job: Promise<void> | undefined = undefined;
   /** The last error reported to handleError(), to report each failure once. */
   reported: unknown = undefined;
+  /** The tracing channel's context, when someone traced this request. */
+  trace: RequestTraceContext | undefined = undefined;
   /** Created on first use of `signal`: most requests never look at it. */
   #controller: AbortController | undefined;
   #abortReason: unknown;
@@ -225,6 +228,15 @@ export class RequestPath<Request, Address> {
   /** The strategy runs the job: finishRequest(), handleError() on failure, then shutdownRequest(). Never rejects. */
   run(record: RequestRecord<Request, Address>): Promise<void> {
     if (record.aborted) return Promise.resolve();
+    if (requestTraced()) {
+      const trace: RequestTraceContext = { server: this.server.self, request: record.request, clientAddress: record.clientAddress };
+      record.trace = trace;
+      return requestTrace.tracePromise(() => this.#run(record), trace);
+    }
+    return this.#run(record);
+  }
+
+  #run(record: RequestRecord<Request, Address>): Promise<void> {
     record.state = 'running';
     let finished: unknown;
     try {
@@ -323,6 +335,11 @@ export class RequestPath<Request, Address> {
     this.counters.failed++;
     this.server.emit('requestError', error, record.clientAddress);
     if (requestError.hasSubscribers) requestError.publish({ server: this.server.self, request: record.request, clientAddress: record.clientAddress, error });
+    const trace = record.trace;
+    if (trace !== undefined && record.state === 'running' && requestTrace.error.hasSubscribers) {
+      trace.error = error;
+      requestTrace.error.publish(trace);
+    }
     try {
       await this.hooks.handleError(record.request, record.clientAddress, error);
     } catch (hookError) {

@@ -55,3 +55,55 @@ export const channels = Object.freeze({
   connectionDropped: 'sockserve:connection:dropped',
   tlsClientError: 'sockserve:tls:client-error',
 } as const);
+
+/**
+ * The context object of the `sockserve:request` tracing channel: the same object in each of its
+ * events for one request, so that a subscriber can keep its span on it.
+ *
+ * @example
+ * ```ts
+ * dc.tracingChannel('sockserve:request').subscribe({
+ *   start(context) { (context as RequestTraceContext & { span?: Span }).span = tracer.startSpan('request'); },
+ *   asyncEnd(context) { (context as RequestTraceContext & { span?: Span }).span?.end(); },
+ *   end() {}, asyncStart() {}, error() {},
+ * });
+ * ```
+ */
+export interface RequestTraceContext {
+  /** The server (a `BaseServer`). */
+  readonly server: object;
+  /** The request: a socket, or `[packet, socket]`. */
+  readonly request: unknown;
+  readonly clientAddress: unknown;
+  /** Set before `error` is published: what reached `handleError()`. */
+  error?: unknown;
+}
+
+/**
+ * Tracing channels (`diagnostics_channel.tracingChannel(name)`), for instrumentations that need the
+ * handler to run inside their context (an `AsyncLocalStorage` store bound to `start`, as
+ * OpenTelemetry's context is).
+ *
+ * - `sockserve:request`: around the run of a request's handler (`setup()`, `handle()`,
+ *   `finish()`), in the process that runs it. `start` fires as the handler starts, and stores bound
+ *   to it are active in the handler; `end` when its synchronous part returns; `asyncStart` and
+ *   `asyncEnd` when it is over; `error` for each error that reaches `handleError()` while it runs
+ *   (`context.error`). A request refused by `verifyRequest()` is never traced.
+ *
+ * Nothing is published, and no context is made, while nobody subscribes.
+ *
+ * @example
+ * ```ts
+ * import { AsyncLocalStorage } from 'node:async_hooks';
+ * import dc from 'node:diagnostics_channel';
+ * import { tracingChannels } from 'sockserve';
+ *
+ * const store = new AsyncLocalStorage<{ id: number }>();
+ * let next = 0;
+ * dc.tracingChannel(tracingChannels.request).start.bindStore(store, () => ({ id: ++next }));
+ * // In any handler: store.getStore()?.id is this request's id.
+ * ```
+ */
+export const tracingChannels = Object.freeze({
+  request: 'sockserve:request',
+} as const);

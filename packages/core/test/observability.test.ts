@@ -1,14 +1,20 @@
 /** server.stats() and the diagnostics channels, on real sockets. */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import dc from 'node:diagnostics_channel';
 import net from 'node:net';
 import { expect, test } from 'vitest';
-import { StreamRequestHandler, TCPServer, TLSServer, channels, type RequestMessage } from 'sockserve';
+import { EventLoopStrategy, SequentialStrategy, StreamRequestHandler, TCPServer, TLSServer, channels, tracingChannels, type RequestMessage, type RequestTraceContext } from 'sockserve';
 import { testCerts } from '../../../test/helpers/certs.js';
 import { exchange, until } from '../../../test/helpers/net.js';
+
+/** The tracing test's store: each request's handler sees its own. */
+const store = new AsyncLocalStorage<{ id: number }>();
+const storesSeen: Array<number | undefined> = [];
 
 class Echo extends StreamRequestHandler {
   override async handle(): Promise<void> {
     const line = await this.rfile.readline();
+    storesSeen.push(store.getStore()?.id);
     if (line.toString() === 'fail\n') throw new Error('fails on purpose');
     await this.wfile.write(line);
   }
@@ -72,3 +78,43 @@ test('diagnostics channels: request start, end and error, and drops, with nothin
   }
   expect(dc.channel(channels.requestStart).hasSubscribers).toBe(false);
 });
+
+for (const [name, strategy] of [
+  ['event loop', () => new EventLoopStrategy({ maxConcurrency: 1 })],
+  ['sequential', () => new SequentialStrategy()],
+] as const) {
+  test(`tracing channel sockserve:request (${name}): one context per request, its store active in the handler, errors on it`, async () => {
+    const trace = dc.tracingChannel(tracingChannels.request);
+    const events: Array<[string, RequestTraceContext]> = [];
+    const subscribers = Object.fromEntries(
+      (['start', 'end', 'asyncStart', 'asyncEnd', 'error'] as const).map((event) => [event, (context: unknown) => events.push([event, context as RequestTraceContext])]),
+    ) as unknown as Parameters<typeof trace.subscribe>[0];
+    let next = 0;
+    trace.subscribe(subscribers);
+    trace.start.bindStore(store, () => ({ id: ++next }));
+    storesSeen.length = 0;
+    try {
+      await using server = await serving({ concurrency: strategy() });
+      // Two at once: with a concurrency of one, the second waits in the strategy's queue.
+      const replies = await Promise.all([exchange(server, 'one\n'), exchange(server, 'two\n')]);
+      expect(replies.map(String)).toEqual(['one\n', 'two\n']);
+      await exchange(server, 'fail\n');
+      await until(() => events.filter(([event]) => event === 'asyncEnd').length === 3);
+      const contexts = [...new Set(events.map(([, context]) => context))];
+      expect(contexts).toHaveLength(3);
+      for (const context of contexts) {
+        expect(events.filter(([, c]) => c === context).map(([event]) => event)).toEqual(
+          context.error === undefined ? ['start', 'end', 'asyncStart', 'asyncEnd'] : ['start', 'end', 'error', 'asyncStart', 'asyncEnd'],
+        );
+        expect(context).toMatchObject({ server, clientAddress: { host: '127.0.0.1' } });
+      }
+      expect(contexts.filter((context) => context.error !== undefined).map((context) => (context.error as Error).message)).toEqual(['fails on purpose']);
+      // Each handler ran inside the store its request's start made.
+      expect(storesSeen.sort()).toEqual([1, 2, 3]);
+    } finally {
+      trace.unsubscribe(subscribers);
+      trace.start.unbindStore(store);
+    }
+    expect(trace.start.hasSubscribers).toBe(false);
+  });
+}
