@@ -65,6 +65,23 @@ const plans = {
   },
 };
 
+/** What each scenario does and checks, for docs/reliability.md. */
+const CHECKS = {
+  'echo-faults-tcp':
+    'A line echo (`for await (const line of this.rfile.lines())`, `maxLineLength` 16 KiB, `timeout` 2 s) under 1,000 concurrent clients that each send random lines of 1 B to 4 KiB, verify every reply byte for byte, and reconnect after 20 to 400 requests. Mixed in, every minute, as many extra connections as 1% of the clients for each fault: a reset while the server writes a 4 MiB reply, a line over the limit, a request that makes the handler throw (a unique id each), a request that makes the handler wait for a body that never comes (its read times out), and random bytes with random line breaks (which must come back exactly). Checks: no byte lost or corrupted for well-behaved clients; each fault handled as its client expects; `handleError()` called once per injected fault of each kind and for nothing else, each thrown id exactly once; RSS and JS heap (after a full GC) grow less than 10% from the end of the warm-up to the end; descriptors back to their baseline once the clients are gone.',
+  'echo-faults-unix': 'The same over a Unix stream socket (a close with the reply unread stands in for the reset).',
+  'idle-horde':
+    'A handler that waits for one byte with an idle `timeout`; 10,000 connections opened and held silent. Checks: every one accepted and held at once, every one closed by the server after the timeout (a clean FIN, not a reset, not early), one `TimeoutError` per connection in `handleError()` and nothing else, descriptors back to their baseline. Memory per connection is the RSS with the horde held, minus the baseline, over the count.',
+  'pool-fire':
+    '`WorkerPoolStrategy` (a worker per core, connections handed to workers) serving a verifying echo to 100 clients that reconnect often, while the harness SIGKILLs a random worker every 10 s for 2 minutes. Checks: no pause in service longer than 2 s; every client failure happens within 3 s of a kill, and every failed connection is reported as a `WorkerCrashedError` (matched by client port: each failed connection reported exactly once, and any other report is for a connection its client closed within half a second of the kill, which the server still had open); every killed worker replaced; no other error; the parent\'s descriptors back to where they were; no worker process left after `serverClose()`.',
+  'graceful-close':
+    '200 requests in flight, 150 on a 200 ms handler and 50 on one that outlasts the deadline, when `serverClose({ timeout: 2000 })` is called. Checks: the report\'s `completed` and `aborted` equal the replies and cut-off connections the clients saw; a new connection is refused once closing starts; the process exits within the deadline plus 1 s.',
+  'udp-flood':
+    'Eight senders send 100,000 datagrams at 20,000/s: 90% valid (echoed), 5% over `maxDatagramSize` (dropped and counted as `\'too-large\'`), 5% garbage (read, not answered). The same load runs against a raw `dgram` echo first. Checks: the loss of valid datagrams is within one point of raw `dgram`\'s at the same rate (and under 1% when raw loses nothing), no echo is wrong, the oversize ones are counted, no `handleError()` call, the server answers afterwards.',
+  'hostile-peers':
+    'Slowloris peers that send a byte every 1.5 idle timeouts; 20 peers that each ask for a 64 MiB reply and never read; 10,000 connections that open and close without sending a byte; meanwhile a bystander asks for an echo every 20 ms. Checks: every slowloris peer closed by the idle timeout; the server\'s RSS grows by less than 64 MiB while 1.25 GiB of replies wait on peers that do not read, and each failed write is reported once when they vanish; every silent connection accepted and closed without an error; the bystander always answered within 2 s; descriptors back to their baseline.',
+};
+
 const ids = Object.keys(plans[mode]).filter((id) => values.only === undefined || values.only.split(',').includes(id));
 const started = new Date();
 const results = [];
@@ -90,23 +107,6 @@ if (mode === 'full' && values.only === undefined) {
   console.log('wrote docs/reliability.md');
 }
 process.exit(failed === 0 ? 0 : 1);
-
-/** What each scenario does and checks, for docs/reliability.md. */
-const CHECKS = {
-  'echo-faults-tcp':
-    'A line echo (`for await (const line of this.rfile.lines())`, `maxLineLength` 16 KiB, `timeout` 2 s) under 1,000 concurrent clients that each send random lines of 1 B to 4 KiB, verify every reply byte for byte, and reconnect after 20 to 400 requests. Mixed in, every minute, as many extra connections as 1% of the clients for each fault: a reset while the server writes a 4 MiB reply, a line over the limit, a request that makes the handler throw (a unique id each), a request that makes the handler wait for a body that never comes (its read times out), and random bytes with random line breaks (which must come back exactly). Checks: no byte lost or corrupted for well-behaved clients; each fault handled as its client expects; `handleError()` called once per injected fault of each kind and for nothing else, each thrown id exactly once; RSS and JS heap (after a full GC) grow less than 10% from the end of the warm-up to the end; descriptors back to their baseline once the clients are gone.',
-  'echo-faults-unix': 'The same over a Unix stream socket (a close with the reply unread stands in for the reset).',
-  'idle-horde':
-    'A handler that waits for one byte with an idle `timeout`; 10,000 connections opened and held silent. Checks: every one accepted and held at once, every one closed by the server after the timeout (a clean FIN, not a reset, not early), one `TimeoutError` per connection in `handleError()` and nothing else, descriptors back to their baseline. Memory per connection is the RSS with the horde held, minus the baseline, over the count.',
-  'pool-fire':
-    '`WorkerPoolStrategy` (a worker per core, connections handed to workers) serving a verifying echo to 100 clients that reconnect often, while the harness SIGKILLs a random worker every 10 s for 2 minutes. Checks: no pause in service longer than 2 s; every client failure happens within 3 s of a kill, and the number of failed connections equals the number of `WorkerCrashedError` reports; every killed worker replaced; no other error; the parent\'s descriptors back to where they were; no worker process left after `serverClose()`.',
-  'graceful-close':
-    '200 requests in flight, 150 on a 200 ms handler and 50 on one that outlasts the deadline, when `serverClose({ timeout: 2000 })` is called. Checks: the report\'s `completed` and `aborted` equal the replies and cut-off connections the clients saw; a new connection is refused once closing starts; the process exits within the deadline plus 1 s.',
-  'udp-flood':
-    'Eight senders send 100,000 datagrams at 20,000/s: 90% valid (echoed), 5% over `maxDatagramSize` (dropped and counted as `\'too-large\'`), 5% garbage (read, not answered). The same load runs against a raw `dgram` echo first. Checks: the loss of valid datagrams is within one point of raw `dgram`\'s at the same rate (and under 1% when raw loses nothing), no echo is wrong, the oversize ones are counted, no `handleError()` call, the server answers afterwards.',
-  'hostile-peers':
-    'Slowloris peers that send a byte every 1.5 idle timeouts; 20 peers that each ask for a 64 MiB reply and never read; 10,000 connections that open and close without sending a byte; meanwhile a bystander asks for an echo every 20 ms. Checks: every slowloris peer closed by the idle timeout; the server\'s RSS grows by less than 64 MiB while 1.25 GiB of replies wait on peers that do not read, and each failed write is reported once when they vanish; every silent connection accepted and closed without an error; the bystander always answered within 2 s; descriptors back to their baseline.',
-};
 
 function report(results) {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, Node ${process.version}`;

@@ -6,7 +6,8 @@
 //   { type: 'probe', gc }    -> { type: 'probe', memory, fds, delay, stats, errors, pids }
 //   { type: 'reset-delay' }  -> starts the event-loop delay histogram afresh
 //   { type: 'close', timeout } -> { type: 'closed', report, errors }, then the process exits
-// `errors` tallies every handleError() call: injected throws by id, the rest by error code.
+// `errors` tallies every handleError() call: injected throws by id, the rest by error code, and
+// the client port and time of each WorkerCrashedError.
 import dgram from 'node:dgram';
 import { readdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -17,9 +18,9 @@ import { DatagramEcho, FaultyEcho, Idle } from './handlers.js';
 const [kind, path, logFile] = process.argv.slice(2);
 const handler = process.env.SOAK_HANDLER === 'Idle' ? Idle : FaultyEcho;
 
-const errors = { injected: {}, codes: {}, samples: [] };
+const errors = { injected: {}, codes: {}, samples: [], crashes: [] };
 
-function tally(error) {
+function tally(error, clientAddress) {
   const message = String(error?.message ?? error);
   const injected = /^injected (\S+)/.exec(message);
   if (injected) {
@@ -28,6 +29,8 @@ function tally(error) {
   }
   const code = error?.code ?? error?.name ?? 'unknown';
   errors.codes[code] = (errors.codes[code] ?? 0) + 1;
+  // Which connection a crashed worker took down, and when: the harness matches them to its clients.
+  if (code === 'ERR_SOCKSERVE_WORKER_CRASHED') errors.crashes.push({ port: clientAddress?.port, at: Date.now() });
   if (errors.samples.length < 10) errors.samples.push(`${code}: ${message}`);
 }
 
@@ -35,7 +38,7 @@ function tally(error) {
 function counted(Base) {
   return class extends Base {
     handleError(request, clientAddress, error) {
-      tally(error);
+      tally(error, clientAddress);
       return super.handleError(request, clientAddress, error);
     }
   };
