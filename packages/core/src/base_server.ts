@@ -34,7 +34,6 @@
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { Logger } from 'pino';
-import type * as TypedEmitterModule from 'typed-emitter';
 import { deferred, settleWithin, type Deferred } from './_promises.js';
 import { AcceptQueue } from './_accept_queue.js';
 import { peerErrorLevel } from './_peer_errors.js';
@@ -47,6 +46,7 @@ import { refuseWhileLoadingHandlerModule } from './pool_worker.js';
 import { RequestPath, RequestRecord } from './_request_path.js';
 import { kRequestContext, type RequestContext, type RequestContextProvider } from './request_context.js';
 import { runHandler } from './run_handler.js';
+import type { EventMap, TypedEmitter } from './typed_emitter.js';
 import type { ConcurrencyStrategy, RemoteRequests, ServerHook, SharedDatagramSocket, SharedListener, StrategyHost, TlsSetupSource } from './strategy.js';
 import type {
   Awaitable,
@@ -98,10 +98,8 @@ const GRACE_AFTER_ABORT_MS = 1_000;
 
 type State = 'new' | 'open' | 'closing' | 'closed';
 
-/** `EventEmitter`, typed per event map by typed-emitter. */
-const TypedEventEmitter = EventEmitter as unknown as new <
-  Events extends TypedEmitterModule.EventMap,
->() => TypedEmitterModule.default<Events>;
+/** `EventEmitter`, typed per event map. */
+const TypedEventEmitter = EventEmitter as unknown as new <Events extends EventMap>() => TypedEmitter<Events>;
 
 /**
  * The server lifecycle, written once for every transport: listen, the accept/dispatch path

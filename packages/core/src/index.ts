@@ -32,7 +32,7 @@ export {
   WorkerStartError,
 } from './errors.js';
 export { EventLoopStrategy, type EventLoopStrategyOptions } from './event_loop_strategy.js';
-export { channels, type RequestMessage } from './diagnostics.js';
+export { channels, tracingChannels, type RequestMessage, type RequestTraceContext } from './diagnostics.js';
 export { listenFds, type ListenFd } from './listen_fds.js';
 export { createLogger, type LoggerOption } from './logger.js';
 export { SequentialStrategy } from './sequential_strategy.js';
@@ -72,3 +72,4 @@ export type {
   RequestHandlerClass,
   UnixAddress,
 } from './types.js';
+export type { EventMap, TypedEmitter } from './typed_emitter.js';

@@ -16,10 +16,9 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import type * as TypedEmitterModule from 'typed-emitter';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { AddonUnavailableError, InvalidArgumentError, SocketError } from '@sockserve/core';
+import { AddonUnavailableError, InvalidArgumentError, SocketError, type TypedEmitter } from '@sockserve/core';
 
 /** The addon's functions; a handle is an opaque external. */
 interface Addon {
@@ -138,7 +137,7 @@ export type UnixDatagramSocketEvents = {
   error: (error: SocketError) => void;
 };
 
-const TypedEventEmitter = EventEmitter as unknown as new () => TypedEmitterModule.default<UnixDatagramSocketEvents>;
+const TypedEventEmitter = EventEmitter as unknown as new () => TypedEmitter<UnixDatagramSocketEvents>;
 
 interface PendingSend {
   data: Buffer;
