@@ -37,8 +37,8 @@ if (mode === 'full' && !(minutes >= 5)) {
 /** Seconds of each time-based scenario, per mode: the two echo runs take most of a full run. */
 const plans = {
   full: {
-    'echo-faults-tcp': () => echoUnderFaults({ transport: 'tcp', clients: 1000, seconds: Math.round(minutes * 27), warmUp: 30, faultsPerType: Math.round(minutes * 0.45 * 10) }),
-    'echo-faults-unix': () => echoUnderFaults({ transport: 'unix', clients: 1000, seconds: Math.round(minutes * 9), warmUp: 20, faultsPerType: Math.round(minutes * 0.15 * 10) }),
+    'echo-faults-tcp': () => echoUnderFaults({ transport: 'tcp', clients: 1000, seconds: Math.round(minutes * 33), warmUp: 30, faultsPerType: Math.round(minutes * 0.55 * 10) }),
+    'echo-faults-unix': () => echoUnderFaults({ transport: 'unix', clients: 1000, seconds: Math.round(minutes * 12), warmUp: 20, faultsPerType: Math.round(minutes * 0.2 * 10) }),
     'idle-horde': () => idleHorde({ connections: 10_000, timeout: 15_000 }),
     'pool-fire': () => poolUnderFire({ clients: 100, seconds: 120, every: 10_000 }),
     'graceful-close': () => gracefulClose({ quick: 150, slow: 50, deadline: 2000 }),

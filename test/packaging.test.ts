@@ -167,3 +167,23 @@ void main();
   const { stdout } = await run(process.execPath, ['out/main.cjs'], { cwd: sub });
   expect(stdout.trim()).toBe('hi');
 });
+
+test('publishing refuses anything but `pnpm release`, and the addon refuses without all its binaries', async () => {
+  const guard = join(root as string, 'scripts/prepublish.js');
+  const attempt = (pkg: string, env: Record<string, string>) =>
+    run(process.execPath, [guard], { cwd: join(root as string, 'packages', pkg), env: { PATH: process.env.PATH ?? '', ...env } }).then(
+      () => ({ ok: true, stderr: '' }),
+      (error: { stderr: string }) => ({ ok: false, stderr: error.stderr }),
+    );
+  const npm = await attempt('core', { npm_config_user_agent: 'npm/10.8.2 node/v20.20.2 linux x64' });
+  expect(npm.ok).toBe(false);
+  expect(npm.stderr).toContain('Refusing to publish @sockserve/core');
+  expect(npm.stderr).toContain('pnpm release');
+  const bare = await attempt('core', { npm_config_user_agent: 'pnpm/10.34.9 npm/? node/v20.20.2 linux x64' });
+  expect(bare.ok).toBe(false);
+  expect(await attempt('core', { npm_config_user_agent: 'pnpm/10.34.9 npm/? node/v20.20.2 linux x64', SOCKSERVE_RELEASE: '1' })).toEqual({ ok: true, stderr: '' });
+  // The binaries a release gathers from every platform are never all on one machine.
+  const addon = await attempt('unix-dgram', { npm_config_user_agent: 'pnpm/10.34.9 npm/? node/v20.20.2 linux x64', SOCKSERVE_RELEASE: '1' });
+  expect(addon.ok).toBe(false);
+  expect(addon.stderr).toMatch(/prebuilt binaries are missing for .*darwin-arm64/);
+});
