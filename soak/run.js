@@ -170,7 +170,10 @@ ${sections}
   \`EventLoopStrategy({ maxConcurrency })\`, or end the request yourself after a total deadline.
 - A peer that never reads its reply holds its request in \`wfile.write()\` (memory stays bounded by
   backpressure) until it goes away or the server closes: writes have no timeout of their own.
-- Each fault is logged: a flood of faulty peers is a flood of log lines (at info and warn for the
-  peer's faults). Raise the logger's level, or filter in \`handleError()\`, if that matters.
+- Drops before any handler (datagrams over \`maxDatagramSize\`, a full backlog, failed PROXY headers,
+  too many handshakes) are logged at most once a second per reason, then as a count; each still
+  counts in \`stats()\` and fires \`'dropped'\`. Errors that reach \`handleError()\` are logged one by
+  one (at info and warn for the peer's faults): raise the logger's level, or filter in
+  \`handleError()\`, if a flood of faulty peers must not be a flood of lines.
 `;
 }

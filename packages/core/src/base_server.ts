@@ -95,6 +95,8 @@ function validateTimeout(name: string, value: unknown, nullable: boolean): void 
 }
 
 const GRACE_AFTER_ABORT_MS = 1_000;
+/** At most one log line per drop reason in this many ms; the rest are counted in the next line. */
+const DROP_LOG_INTERVAL_MS = 1_000;
 
 type State = 'new' | 'open' | 'closing' | 'closed';
 
@@ -299,6 +301,8 @@ export abstract class BaseServer<
     };
   }
 
+  /** Per drop reason: when a drop was last logged, how many since were not, the summary's timer. */
+  readonly #dropLog = new Map<DropInfo<unknown>['reason'], { at: number; suppressed: number; timer: NodeJS.Timeout | undefined }>();
   readonly #counts: { dropped: Partial<Record<DropInfo<unknown>['reason'], number>>; tlsClientErrors: number; bytesIn: number; bytesOut: number } = {
     dropped: {},
     tlsClientErrors: 0,
@@ -358,11 +362,37 @@ export abstract class BaseServer<
   protected _dropped(info: DropInfo<Address>, message: string): void {
     this.#counts.dropped[info.reason] = (this.#counts.dropped[info.reason] ?? 0) + 1;
     if (connectionDropped.hasSubscribers) connectionDropped.publish({ server: this, ...info });
-    this.log.warn(
-      { reason: info.reason, size: info.size, client: info.clientAddress === null ? null : formatAddress(info.clientAddress) },
-      message,
-    );
+    this.#logDrop(info, message);
     this.#emit('dropped', info);
+  }
+
+  /**
+   * Logs a drop, at most one line per reason per second: a flood of bad datagrams or connections
+   * must not become a flood of log lines. Drops not logged are counted, and a line says how many
+   * once the second is over. Every drop still counts in `stats()` and fires `'dropped'`.
+   */
+  #logDrop(info: DropInfo<Address>, message: string): void {
+    const now = performance.now();
+    const entry = this.#dropLog.get(info.reason);
+    if (entry !== undefined && now - entry.at < DROP_LOG_INTERVAL_MS) {
+      entry.suppressed++;
+      entry.timer ??= setTimeout(() => this.#flushDropLog(info.reason), DROP_LOG_INTERVAL_MS - (now - entry.at)).unref();
+      return;
+    }
+    this.#dropLog.set(info.reason, { at: now, suppressed: 0, timer: undefined });
+    this.log.warn({ reason: info.reason, size: info.size, client: info.clientAddress === null ? null : formatAddress(info.clientAddress) }, message);
+  }
+
+  /** Logs how many drops of `reason` were not logged, and starts a new second. */
+  #flushDropLog(reason: DropInfo<Address>['reason']): void {
+    const entry = this.#dropLog.get(reason);
+    if (entry === undefined) return;
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (entry.suppressed === 0) return;
+    this.log.warn({ reason, suppressed: entry.suppressed }, `Dropped ${entry.suppressed} more (${reason}) in the last second; not logged one by one`);
+    entry.suppressed = 0;
+    entry.at = performance.now();
   }
 
   /**
@@ -595,6 +625,7 @@ export abstract class BaseServer<
       completed: records.length - late.length + (elsewhere?.completed ?? 0),
       aborted: late.length + (elsewhere?.aborted ?? 0),
     };
+    for (const reason of this.#dropLog.keys()) this.#flushDropLog(reason);
     this.#emit('close', report);
     return report;
   }
