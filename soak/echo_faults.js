@@ -1,44 +1,8 @@
 // Echo under faults: verifying clients on a line echo, with resets mid-write, over-long lines,
 // handlers that throw, handlers that hang past their read timeout, and random garbage mixed in.
-import { connected, drain, line, logLevels, mib, pct, random, sleep, startServer, until } from './lib.js';
+import { backToBaseline, connected, drain, line, logLevels, mib, pct, random, session, sleep, startServer } from './lib.js';
 
 const FAULTS = ['reset', 'overlong', 'throw', 'hang', 'garbage'];
-
-/** A connection that sends one line at a time and checks that the reply is the same bytes. */
-function session(socket) {
-  let pending;
-  let closed;
-  socket.on('data', (chunk) => {
-    if (pending === undefined) {
-      closed ??= new Error(`${chunk.length} bytes nobody asked for`);
-      socket.destroy();
-      return;
-    }
-    pending.chunks.push(chunk);
-    pending.got += chunk.length;
-    if (pending.got >= pending.expected.length) {
-      const { resolve, chunks, got } = pending;
-      pending = undefined;
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got));
-    }
-  });
-  const fail = (error) => {
-    closed ??= error;
-    if (pending !== undefined) {
-      const { reject } = pending;
-      pending = undefined;
-      reject(closed);
-    }
-  };
-  socket.on('error', fail);
-  socket.on('close', () => fail(new Error('closed by the server')));
-  return (expected) =>
-    new Promise((resolve, reject) => {
-      if (closed) return reject(closed);
-      pending = { expected, chunks: [], got: 0, resolve, reject };
-      socket.write(expected);
-    });
-}
 
 /** One fault; resolves with { kind, ok, detail }. */
 async function fault(server, kind, id, timeout) {
@@ -158,10 +122,7 @@ export async function echoUnderFaults({ transport, clients, seconds, warmUp, fau
     const end = await server.probe(true);
     stopping = true;
     await Promise.all(running);
-    const after = await until(async () => {
-      const probe = await server.probe();
-      return { ...probe, ok: probe.fds <= base.fds && probe.stats.connections === 0 };
-    }, 10_000);
+    const after = await backToBaseline(server, base.fds);
 
     // What the server saw against what was injected.
     const injected = Object.fromEntries(FAULTS.map((kind) => [kind, outcomes.filter((o) => o.kind === kind).length]));

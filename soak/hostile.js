@@ -1,6 +1,6 @@
 // Slow and hostile peers: slowloris, peers that never read a large reply, and a storm of
 // connections that never send. A verifying client measures the service everyone else gets.
-import { connected, drain, inBatches, line, logLevels, mib, random, sleep, startServer, until } from './lib.js';
+import { backToBaseline, connected, drain, inBatches, line, logLevels, mib, random, sleep, startServer, until } from './lib.js';
 
 
 /** A well-behaved client asking for an echo every 20 ms until stopped: its latencies and failures. */
@@ -120,10 +120,7 @@ export async function hostilePeers({ slowloris, nonReaders, neverSend, timeout =
 
     const service = await watch.stop();
     if (service.failures > 0) failures.push('a well-behaved client was not served within 2 s');
-    const after = await until(async () => {
-      const probe = await server.probe();
-      return { ...probe, ok: probe.fds <= base.fds && probe.stats.connections === 0 };
-    }, 10_000);
+    const after = await backToBaseline(server, base.fds);
     if (!after.ok) failures.push(`descriptors ${after.fds} after (baseline ${base.fds}), ${after.stats.connections} connections open`);
     const accepted = after.stats.requests - before.stats.requests;
     if (accepted !== neverSend) failures.push(`${accepted} requests accepted for ${neverSend} silent connections`);

@@ -1,5 +1,5 @@
 // Idle horde: many connections that send nothing, held until the handler's idle timeout closes them.
-import { connected, drain, inBatches, logLevels, mib, startServer, until } from './lib.js';
+import { backToBaseline, connected, drain, inBatches, logLevels, mib, startServer, until } from './lib.js';
 
 /** @param {{ connections: number, timeout: number }} options */
 export async function idleHorde({ connections, timeout }) {
@@ -33,10 +33,7 @@ export async function idleHorde({ connections, timeout }) {
     const early = results.filter((r) => r.ms < timeout - 100).length;
     if (byServer !== connections) failures.push(`${connections - byServer} connections ended with an error or data`);
     if (early > 0) failures.push(`${early} connections closed before the idle timeout`);
-    const after = await until(async () => {
-      const probe = await server.probe();
-      return { ...probe, ok: probe.fds <= base.fds && probe.stats.connections === 0 };
-    }, 10_000);
+    const after = await backToBaseline(server, base.fds);
     if (!after.ok) failures.push(`descriptors ${after.fds} after (baseline ${base.fds}), ${after.stats.connections} connections open`);
     const timeouts = after.errors.codes.ERR_SOCKSERVE_TIMEOUT ?? 0;
     const other = Object.values(after.errors.codes).reduce((a, b) => a + b, 0) - timeouts;

@@ -132,6 +132,56 @@ export function drain(socket, limit = 60_000) {
   });
 }
 
+/**
+ * The request/reply of a verifying client: `ask(bytes)` sends them and resolves with as many bytes
+ * back; rejects once the connection fails or closes. Bytes nobody asked for fail it too.
+ */
+export function session(socket) {
+  let pending;
+  let closed;
+  socket.on('data', (chunk) => {
+    if (pending === undefined) {
+      closed ??= new Error(`${chunk.length} bytes nobody asked for`);
+      socket.destroy();
+      return;
+    }
+    pending.chunks.push(chunk);
+    pending.got += chunk.length;
+    if (pending.got >= pending.expected.length) {
+      const { resolve, chunks, got } = pending;
+      pending = undefined;
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, got));
+    }
+  });
+  const fail = (error) => {
+    closed ??= error;
+    if (pending !== undefined) {
+      const { reject } = pending;
+      pending = undefined;
+      reject(closed);
+    }
+  };
+  socket.on('error', fail);
+  socket.on('close', () => fail(new Error('closed by the server')));
+  return (expected) =>
+    new Promise((resolve, reject) => {
+      if (closed) return reject(closed);
+      pending = { expected, chunks: [], got: 0, resolve, reject };
+      socket.write(expected);
+    });
+}
+
+/**
+ * Waits (up to 10 s) until the server is back to `fds` descriptors with no connection open; the
+ * last probe, with `ok`.
+ */
+export function backToBaseline(server, fds) {
+  return until(async () => {
+    const probe = await server.probe();
+    return { ...probe, ok: probe.fds <= fds && probe.stats.connections === 0 };
+  }, 10_000);
+}
+
 /** Waits until `test()` holds, polling every `every` ms, for at most `ms`. Resolves with the last value. */
 export async function until(check, ms, every = 100) {
   const deadline = performance.now() + ms;

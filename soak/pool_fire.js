@@ -1,37 +1,5 @@
 // Pool under fire: WorkerPoolStrategy echo while a random worker is SIGKILLed at a fixed period.
-import { connected, line, logLevels, random, sleep, startServer, until } from './lib.js';
-
-/** A connection's request/reply; rejects when the connection dies. */
-function session(socket) {
-  let pending;
-  let closed;
-  socket.on('data', (chunk) => {
-    if (!pending) return;
-    pending.chunks.push(chunk);
-    pending.got += chunk.length;
-    if (pending.got >= pending.expected.length) {
-      const { resolve, chunks } = pending;
-      pending = undefined;
-      resolve(Buffer.concat(chunks));
-    }
-  });
-  const fail = (error) => {
-    closed ??= error;
-    if (pending) {
-      const { reject } = pending;
-      pending = undefined;
-      reject(closed);
-    }
-  };
-  socket.on('error', fail);
-  socket.on('close', () => fail(new Error('closed')));
-  return (expected) =>
-    new Promise((resolve, reject) => {
-      if (closed) return reject(closed);
-      pending = { expected, chunks: [], got: 0, resolve, reject };
-      socket.write(expected);
-    });
-}
+import { backToBaseline, connected, line, logLevels, random, session, sleep, startServer, until } from './lib.js';
 
 /** @param {{ clients: number, seconds: number, every: number }} options */
 export async function poolUnderFire({ clients, seconds, every }) {
@@ -110,10 +78,7 @@ export async function poolUnderFire({ clients, seconds, every }) {
     }, 10_000);
     stopping = true;
     await Promise.all(running);
-    const after = await until(async () => {
-      const probe = await server.probe();
-      return { ...probe, ok: probe.fds <= warm.fds && probe.stats.connections === 0 };
-    }, 10_000);
+    const after = await backToBaseline(server, warm.fds);
 
     const crashes = after.errors.codes.ERR_SOCKSERVE_WORKER_CRASHED ?? 0;
     const otherErrors = Object.entries(after.errors.codes).filter(([code]) => code !== 'ERR_SOCKSERVE_WORKER_CRASHED');

@@ -1,18 +1,13 @@
 /** The benchmark harness, run for a fraction of a second per server so that it cannot rot. */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
+import { runScript } from '../../test/helpers/spawn.js';
 
 const run = fileURLToPath(new URL('../run.js', import.meta.url));
 
 test('pnpm bench --smoke runs every scenario and verifies every byte', async () => {
-  const child = spawn(process.execPath, [run, '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const code = await new Promise((resolve) => child.once('exit', resolve));
+  const { code, out, err } = await runScript(run, ['--smoke']);
   expect(code, `${out}\n${err}`).toBe(0);
   const report = JSON.parse(readFileSync(fileURLToPath(new URL('../results/latest.json', import.meta.url)), 'utf8')) as {
     results: Array<{ id: string; rows: Array<{ server: string; requests?: number; rps: number; errors: number }> }>;

@@ -1,17 +1,12 @@
 /** The soak harness at smoke scale: every scenario, every check, in under 30 seconds. */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
+import { runScript } from '../../test/helpers/spawn.js';
 
 const run = fileURLToPath(new URL('../run.js', import.meta.url));
 
 test('pnpm soak --smoke: every scenario passes all its checks', async () => {
-  const child = spawn(process.execPath, [run, '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const code = await new Promise((resolve) => child.once('exit', resolve));
+  const { code, out, err } = await runScript(run, ['--smoke']);
   expect(code, `${out}\n${err}`).toBe(0);
   const verdicts = [...out.matchAll(/^(PASS|FAIL) (\S+)/gm)].map(([, verdict, id]) => `${verdict} ${id}`);
   expect(verdicts).toEqual(

@@ -12,27 +12,38 @@ class Echo extends DatagramRequestHandler {
   }
 }
 
-test('a flood of oversize datagrams: each counted and each a dropped event, two log lines (the first, then a count)', async () => {
+/** A UDP echo that drops datagrams over `maxDatagramSize`, its log records, and a client. */
+async function dropping(maxDatagramSize: number) {
   const { logger, records } = memoryLogger('warn');
-  const server = new UDPServer({ host: '127.0.0.1', port: 0 }, Echo, { logger, maxDatagramSize: 100 });
-  let events = 0;
-  server.on('dropped', () => events++);
+  const server = new UDPServer({ host: '127.0.0.1', port: 0 }, Echo, { logger, maxDatagramSize });
+  const counter = { events: 0 };
+  server.on('dropped', () => counter.events++);
   await server.listen();
   void server.serveForever();
   const client = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+  const send = (size: number) => client.send(Buffer.alloc(size, 0x61), server.serverAddress.port, '127.0.0.1');
+  const close = async () => {
+    client.close();
+    await server.serverClose();
+  };
+  return { server, records, counter, send, close };
+}
+
+test('a flood of oversize datagrams: each counted and each a dropped event, two log lines (the first, then a count)', async () => {
+  const { server, records, counter, send, close } = await dropping(100);
   try {
-    await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
-    const big = Buffer.alloc(200, 0x61);
     for (let i = 0; i < 300; i++) {
-      client.send(big, server.serverAddress.port, '127.0.0.1');
+      send(200);
       if (i % 20 === 19) await sleep(2);
     }
     // Loopback may drop a few when the receive buffer fills: count what arrived.
     let seen = -1;
-    while (seen !== events) {
-      seen = events;
+    while (seen !== counter.events) {
+      seen = counter.events;
       await sleep(50);
     }
+    const { events } = counter;
     expect(events).toBeGreaterThan(100);
     expect(server.stats().dropped['too-large']).toBe(events);
     // Within the first second: only the first drop is logged.
@@ -43,26 +54,17 @@ test('a flood of oversize datagrams: each counted and each a dropped event, two 
     expect(records[1]).toMatchObject({ reason: 'too-large', suppressed: events - 1 });
     expect(String(records[1]!.msg)).toContain(`${events - 1} more`);
   } finally {
-    client.close();
-    await server.serverClose();
+    await close();
   }
 });
 
 test('the count of drops not yet logged is logged when the server closes', async () => {
-  const { logger, records } = memoryLogger('warn');
-  const server = new UDPServer({ host: '127.0.0.1', port: 0 }, Echo, { logger, maxDatagramSize: 10 });
-  let events = 0;
-  server.on('dropped', () => events++);
-  await server.listen();
-  void server.serveForever();
-  const client = dgram.createSocket('udp4');
+  const { records, counter, send, close } = await dropping(10);
   try {
-    await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
-    for (let i = 0; i < 3; i++) client.send(Buffer.alloc(20), server.serverAddress.port, '127.0.0.1');
-    await until(() => events === 3, 5000);
+    for (let i = 0; i < 3; i++) send(20);
+    await until(() => counter.events === 3, 5000);
   } finally {
-    client.close();
-    await server.serverClose();
+    await close();
   }
   expect(records.map((r) => r.suppressed)).toEqual([undefined, 2]);
 });
