@@ -1,6 +1,6 @@
 // Echo under faults: verifying clients on a line echo, with resets mid-write, over-long lines,
 // handlers that throw, handlers that hang past their read timeout, and random garbage mixed in.
-import { backToBaseline, connected, drain, line, logLevels, mib, pct, random, session, sleep, startServer } from './lib.js';
+import { backToBaseline, connected, drain, formatLogs, line, logLevels, mib, pct, random, session, sleep, startServer } from './lib.js';
 
 const FAULTS = ['reset', 'overlong', 'throw', 'hang', 'garbage'];
 
@@ -168,7 +168,7 @@ export async function echoUnderFaults({ transport, clients, seconds, warmUp, fau
         `handleError: ${seen.throw} thrown (each once: ${twice.length === 0 ? 'yes' : 'no'}), ${seen.hang} timeouts, ${seen.overlong} over-long, ${seen.reset} resets, ` +
         `${Object.values(codes).reduce((a, b) => a + b, 0)} other; RSS ${mib(warm.memory.rss)} -> ${mib(end.memory.rss)} MiB (${pct(rssGrowth)}), ` +
         `heap ${mib(warm.memory.heapUsed)} -> ${mib(end.memory.heapUsed)} MiB (${pct(heapGrowth)})${judgeMemory ? '' : ' (too short a warm-up to judge)'}; descriptors ${base.fds} before, ${peakFds} peak, ${after.fds} after; ` +
-        `event-loop delay p99 ${end.delay.p99.toFixed(1)} ms; logs ${Object.entries(logs).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}; ` +
+        `event-loop delay p99 ${end.delay.p99.toFixed(1)} ms; logs ${formatLogs(logs)}; ` +
         `closed in ${closed.exitMs.toFixed(0)} ms`,
       figures: { ...figures, clientErrors: figures.clientErrors.length, injected, seen, rssGrowth, heapGrowth, fds: { base: base.fds, peak: peakFds, after: after.fds }, delayP99: end.delay.p99, logs },
     };

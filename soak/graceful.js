@@ -1,5 +1,5 @@
 // Graceful close under load: requests mid-flight when serverClose({ timeout }) is called.
-import { connected, drain, logLevels, sleep, startServer } from './lib.js';
+import { connected, drain, formatLogs, logLevels, sleep, startServer } from './lib.js';
 
 /** @param {{ quick: number, slow: number, deadline: number }} options */
 export async function gracefulClose({ quick, slow, deadline }) {
@@ -48,7 +48,7 @@ export async function gracefulClose({ quick, slow, deadline }) {
         `${quick + slow} requests in flight (${quick} on a 200 ms handler, ${slow} on a ${(deadline + 3000) / 1000} s one), serverClose({ timeout: ${deadline} }): ` +
         `report { completed: ${report.completed}, aborted: ${report.aborted} }; clients saw ${answered} replies and ${cut} cut off; ` +
         `new connections refused: ${refused ? 'yes' : 'no'}; process exited ${exitMs.toFixed(0)} ms after the call; ` +
-        `logs ${Object.entries(logs).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}`,
+        `logs ${formatLogs(logs)}`,
       figures: { report, answered, cut, exitMs },
     };
   } finally {

@@ -1,6 +1,6 @@
 // Slow and hostile peers: slowloris, peers that never read a large reply, and a storm of
 // connections that never send. A verifying client measures the service everyone else gets.
-import { backToBaseline, connected, drain, inBatches, line, logLevels, mib, random, sleep, startServer, until } from './lib.js';
+import { backToBaseline, connected, drain, formatLogs, inBatches, line, logLevels, mib, random, sleep, startServer, until } from './lib.js';
 
 
 /** A well-behaved client asking for an echo every 20 ms until stopped: its latencies and failures. */
@@ -141,7 +141,7 @@ export async function hostilePeers({ slowloris, nonReaders, neverSend, timeout =
         `${nonReaders} peers asking for ${mib(asked)} MiB and never reading: server RSS +${mib(held)} MiB while stuck, ` +
         `${writeErrors.count} failed writes reported once they vanished; ${neverSend} connections that never send in ${(stormMs / 1000).toFixed(1)} s: ` +
         `${accepted} accepted and closed, no error; a bystander meanwhile: ${service.requests} echoes, p99 ${service.p99.toFixed(1)} ms, ${service.failures} failed; ` +
-        `descriptors ${base.fds} before, ${after.fds} after; logs ${Object.entries(logs).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}`,
+        `descriptors ${base.fds} before, ${after.fds} after; logs ${formatLogs(logs)}`,
       figures: { slowClosed, held, writeErrors: writeErrors.count, accepted, bystander: service, fds: { base: base.fds, after: after.fds } },
     };
   } finally {

@@ -1,5 +1,5 @@
 // Idle horde: many connections that send nothing, held until the handler's idle timeout closes them.
-import { backToBaseline, connected, drain, inBatches, logLevels, mib, startServer, until } from './lib.js';
+import { backToBaseline, connected, drain, formatLogs, inBatches, logLevels, mib, startServer, until } from './lib.js';
 
 /** @param {{ connections: number, timeout: number }} options */
 export async function idleHorde({ connections, timeout }) {
@@ -53,7 +53,7 @@ export async function idleHorde({ connections, timeout }) {
         `${(perConnection / 1024).toFixed(1)} KiB per connection, ${(heapPerConnection / 1024).toFixed(1)} KiB of it JS heap); ` +
         `closed by the ${timeout} ms idle timeout: ${byServer} cleanly, the last ${(closedAfter.at(-1) / 1000).toFixed(1)} s after it opened; ` +
         `handleError: ${timeouts} timeouts, ${other} other; descriptors ${base.fds} before, ${peak.fds} held, ${after.fds} after; ` +
-        `logs ${Object.entries(logs).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}`,
+        `logs ${formatLogs(logs)}`,
       figures: { connections, connectMs, perConnection, heapPerConnection, fds: { base: base.fds, peak: peak.fds, after: after.fds } },
     };
   } finally {

@@ -201,5 +201,8 @@ export async function inBatches(count, width, fn) {
   await Promise.all(workers);
 }
 
+/** Log counts by level as text: "3 warn, 1 error", or "none". */
+export const formatLogs = (logs) => Object.entries(logs).map(([level, count]) => `${count} ${level}`).join(', ') || 'none';
+
 export const mib = (bytes) => (bytes / 1048576).toFixed(1);
 export const pct = (ratio) => `${(ratio * 100).toFixed(1)}%`;

@@ -1,5 +1,5 @@
 // Pool under fire: WorkerPoolStrategy echo while a random worker is SIGKILLed at a fixed period.
-import { backToBaseline, connected, line, logLevels, random, session, sleep, startServer, until } from './lib.js';
+import { backToBaseline, connected, formatLogs, line, logLevels, random, session, sleep, startServer, until } from './lib.js';
 
 /** @param {{ clients: number, seconds: number, every: number }} options */
 export async function poolUnderFire({ clients, seconds, every }) {
@@ -134,7 +134,7 @@ export async function poolUnderFire({ clients, seconds, every }) {
         `${clientFailures.length} connections failed, all within 3 s of a kill: ${unexplained.length === 0 ? 'yes' : 'no'}; ${crashes} WorkerCrashedError reports: ` +
         `each failed connection reported ${twice === 0 && unreported === 0 ? 'exactly once' : 'NOT exactly once'}, plus ${closing} connections their clients closed within 0.5 s of the kill, ${extra + stray} unexplained; ` +
         `parent descriptors ${warm.fds} after warm-up, ${after.fds} at the end; ${allPids.size} worker processes in all, ${orphans.length} left after close; ` +
-        `logs ${Object.entries(logs).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}`,
+        `logs ${formatLogs(logs)}`,
       figures: { kills: kills.length, requests, maxGap, clientFailures: clientFailures.length, closing, crashes, orphans: orphans.length },
     };
   } finally {

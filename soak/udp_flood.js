@@ -2,7 +2,7 @@
 // garbage mixed in, against sockserve's UDPServer and a raw dgram echo at the same rate.
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { logLevels, pct, random, sleep, startServer } from './lib.js';
+import { formatLogs, logLevels, pct, random, sleep, startServer } from './lib.js';
 
 const MAGIC = 0x534f414b; // 'SOAK'
 
@@ -107,7 +107,7 @@ export async function udpFlood(options) {
       `${options.total} datagrams from ${options.senders} senders at ${options.rate}/s (${ours.sent.valid} valid, ${ours.sent.oversize} over maxDatagramSize, ${ours.sent.garbage} garbage) in ${ours.seconds.toFixed(1)} s: ` +
       `sockserve lost ${pct(loss(ours))} of the valid ones, raw dgram ${pct(loss(raw))} at the same rate; ` +
       `${tooLarge} oversize dropped and counted ('too-large'), ${ours.stats.requests} requests handled, ${ours.bad} wrong echoes; ` +
-      `answering after the flood: ${ours.up ? 'yes' : 'no'}; logs ${Object.entries(ours.logs).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}`,
+      `answering after the flood: ${ours.up ? 'yes' : 'no'}; logs ${formatLogs(ours.logs)}`,
     figures: { loss: loss(ours), rawLoss: loss(raw), sent: ours.sent, tooLarge, requests: ours.stats.requests },
   };
 }
