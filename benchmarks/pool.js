@@ -47,7 +47,7 @@ async function measure(strategy, scenario) {
         });
   let out = '';
   load.stdout.on('data', (chunk) => (out += chunk));
-  await new Promise((resolve) => load.once('exit', resolve));
+  await new Promise((resolve) => load.once('close', resolve));
   server.kill('SIGTERM');
   await new Promise((resolve) => server.once('exit', resolve));
   return JSON.parse(out.replace(/^START\n/, '')); // load.js says START when its clock starts

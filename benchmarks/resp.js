@@ -73,7 +73,7 @@ function bench(port, pid, test, pipeline, requests, pin) {
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
-    child.once('exit', () => {
+    child.once('close', () => {
       const cpu = cpuSeconds(pid) - before;
       const line = out.split('\n').find((l) => l.startsWith('"') && !l.startsWith('"test"'));
       const rps = line === undefined ? Number.NaN : Number(line.split(',')[1].replaceAll('"', ''));

@@ -69,7 +69,7 @@ export function runPython(script: string, args: string[] = []): Promise<string> 
     let err = '';
     child.stdout!.on('data', (chunk) => (out += chunk));
     child.stderr!.on('data', (chunk) => (err += chunk));
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`python3 exited with ${code}: ${err}`))));
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`python3 exited with ${code}: ${err}`))));
   });
 }
 
@@ -80,6 +80,7 @@ export async function runScript(script: string, args: string[]): Promise<{ code:
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': the output may still be on its way when the process has exited.
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   return { code, out, err };
 }

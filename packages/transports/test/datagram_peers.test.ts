@@ -17,7 +17,7 @@ function python(script: string, ...args: string[]): Promise<string> {
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`python exited with ${code}: ${err}`))));
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`python exited with ${code}: ${err}`))));
   });
 }
 

@@ -295,7 +295,7 @@ with socket.create_connection(('127.0.0.1', port)) as raw:
       });
       child.stderr.on('data', (chunk) => (err += chunk));
       child.stdin.write('from openssl\n');
-      child.once('exit', () => resolve(text || err));
+      child.once('close', () => resolve(text || err));
     });
     expect(out, out).toMatch(/^\{/);
     expect(JSON.parse(out.split('\n')[0]!)).toMatchObject({ line: 'from openssl', alpn: 'myproto/1', servername: 'b.example', authorized: true, peer: 'alice' });
