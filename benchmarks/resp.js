@@ -82,6 +82,15 @@ function bench(port, pid, test, pipeline, requests, pin) {
   });
 }
 
+/** Sets (nearly) every key GET will ask for: 500,000 SETs of random keys among the 100,000. */
+function preload(port, pin) {
+  return new Promise((resolve, reject) => {
+    const [file, ...args] = [...pin, 'redis-benchmark', '-p', port, '-t', 'set', '-c', '50', '-P', '16', '-n', '500000', '-r', '100000', '-q'];
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`redis-benchmark (preload) exited with ${code}`))));
+  });
+}
+
 /**
  * Runs the scenario: for each pipeline depth and test, every server in interleaved rounds.
  * Resolves with rows `{ pipeline, test, server, rps, ratio, cpuPerRequestUs, cpuRatio }`.
@@ -98,6 +107,9 @@ export async function respBenchmark({ rounds = 3, quick = false, pin = [] } = {}
           process.stderr.write(`  resp -P ${pipeline} ${test}: round ${round + 1}/${rounds}, ${server}...`.padEnd(100) + '\r');
           const { child, port, pid } = await start(server, pin);
           try {
+            // GET reads what SET stored, as in redis-benchmark's own sequence (SET, then GET): the
+            // replies are values, not nil. Not measured.
+            if (test === 'get') await preload(port, pin);
             samples[server][round] = await bench(port, pid, test, pipeline, requests, pin);
           } finally {
             await stop(child);
