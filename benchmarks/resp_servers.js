@@ -1,7 +1,8 @@
 // RESP (Redis protocol) servers under test. Usage: node resp_servers.js sockserve|await|raw
 // Prints "READY <port> <pid>" once listening.
 //   sockserve: examples/resp, written the idiomatic way: a frame decoder of try-reads, every
-//              buffered command taken by tryReadFrame() without an await, one write() per reply.
+//              buffered command taken by tryReadFrame() without an await, its reply queue()d while
+//              more commands are buffered, the last one of a chunk awaited with write().
 //   await:     the same server with the simplest handler: an awaited readline()/readExactly()
 //              per frame (what the decoder saves).
 //   raw:       raw Node, the best a Node expert writes by hand: a 'data' listener, an incremental

@@ -397,7 +397,7 @@ function markdown(results, memory, checks, resp) {
       '',
       '`redis-benchmark -t ping_mbulk,set,get,incr,mset -c 50 -P 16` (and `-P 1`, no pipelining), pinned like the rest, ' +
         'against: `examples/resp` (sockserve-resp: a frame decoder that parses `peek()` by offsets, every buffered command ' +
-        'taken by `tryReadFrame()` without an await, a `write()` per reply, with the defaults a user gets), the same server ' +
+        'taken by `tryReadFrame()` without an await, its reply `queue()`d while more commands are buffered and the last one of a chunk awaited with `write()`, with the defaults a user gets), the same server ' +
         'with an awaited `readline()`/`readExactly()` per frame (sockserve-resp-await, see docs/framing.md), a raw Node RESP server with a hand-written parser and one write per input chunk ' +
         '(raw-resp, the base of the ratios), and redis-server when it is installed. Medians of 3 interleaved rounds; a new ' +
         'server process per run. GET runs after an unmeasured 500,000 SETs of the same 100,000 random keys (`-r 100000`), ' +
@@ -407,7 +407,7 @@ function markdown(results, memory, checks, resp) {
       '',
     );
   }
-  out.push('## Targets', '', '| target | measured | held |', '| --- | ---: | --- |');
+  out.push('## Targets', '', 'Why the missed ones miss, with profiles: [performance.md](performance.md).', '', '| target | measured | held |', '| --- | ---: | --- |');
   for (const check of checks) out.push(`| ${check.what} | ${check.value} | ${check.held ? 'yes' : 'no'} |`);
   out.push('');
   return out.join('\n');

@@ -1,10 +1,10 @@
 /**
  * A small Redis-compatible server, written the way a sockserve user would for speed: a frame
  * decoder for the Redis protocol (RESP2) that parses the buffered bytes by offsets (`peek()`,
- * `skip()`), every command already buffered taken without an `await` (`tryReadFrame()`), and one
- * `write()` per reply.
- * Pipelining needs nothing special: replies to all the commands of one input chunk leave in one
- * write.
+ * `skip()`), every command already buffered taken without an `await` (`tryReadFrame()`), and
+ * its reply queued without an `await` while more commands are buffered (`queue()`; the last reply
+ * to a chunk is awaited with `write()`). Replies to all the commands of one input chunk leave in
+ * one write.
  *
  * @module
  */
@@ -125,7 +125,11 @@ export class RespHandler extends StreamRequestHandler<InetAddress, RespServer> {
       }
       if (command === null) return; // the client closed
       if (command.length === 0) continue; // an empty inline line
-      await this.wfile.write(this.server.execute(command));
+      const reply = this.server.execute(command);
+      // More commands buffered (pipelining): queue the reply, with no await; it leaves with the
+      // others in one write. The last reply to a chunk is awaited: it waits when the socket is full.
+      if (this.rfile.buffered > 0) this.wfile.queue(reply);
+      else await this.wfile.write(reply);
     }
   }
 }

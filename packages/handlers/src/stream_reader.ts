@@ -166,8 +166,6 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** The waiting read's resolving functions. */
   #resolve: (value: unknown) => void = noop;
   #reject: (error: unknown) => void = noop;
-  /** The executor of waiting reads' promises, made on the first one (one per reader, not per read). */
-  #capture: Executor<unknown> | undefined;
   #paused = true;
   /** Read timeout in ms, or null. */
   #timeout: number | null = null;
@@ -717,10 +715,17 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
   };
 
-  /** Keeps the resolving functions of the waiting read's promise. */
-  #captureResolvers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
-    this.#resolve = resolve;
-    this.#reject = reject;
+  /** The reader whose read is being parked: `new Promise()` runs its executor synchronously. */
+  static #capturing: StreamReader | undefined;
+
+  /**
+   * The executor of every waiting read's promise, shared by all readers: it keeps the resolving
+   * functions in the reader being parked. No closure per read, nor per reader.
+   */
+  static #capture(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+    const reader = StreamReader.#capturing!;
+    reader.#resolve = resolve;
+    reader.#reject = reject;
   }
 
   /** Completes a read now when it can, else parks it until the source changes state. */
@@ -738,8 +743,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
     // The handler waits for input: what it wrote in answer to the last input goes out now, in
     // one write (the peer may be waiting for it before it sends more).
     this[kOutput]?.flush();
-    // The reader's own executor keeps the resolving functions: no closure per waiting read.
-    const promise = new Promise<T>((this.#capture ??= this.#captureResolvers.bind(this)) as Executor<T>);
+    // A shared executor keeps the resolving functions in this reader: no closure per waiting read.
+    StreamReader.#capturing = this;
+    const promise = new Promise<T>(StreamReader.#capture as Executor<T>);
+    StreamReader.#capturing = undefined;
     this.#pending = attempt;
     this.#arg = arg;
     if (this.#paused) {

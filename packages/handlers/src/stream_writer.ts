@@ -161,20 +161,29 @@ export class StreamWriter implements Flushable {
 
   /**
    * Queues `data` without waiting for the peer, and returns how many bytes are now waiting to be
-   * sent. For fan-out (one message to many peers) where a slow peer must not hold up the others:
-   * compare the result with your own bound and drop the peer past it. Throws
-   * `ConnectionClosedError` when the connection is closed.
+   * sent. It is held and sent like `write()`'s data (with the other replies to the same input
+   * chunk), but never waits for the socket to drain and returns no promise. Two uses:
+   * - fan-out (one message to many peers), where a slow peer must not hold up the others: compare
+   *   the result with your own bound and drop the peer past it;
+   * - replies to pipelined requests, while more requests are buffered (`rfile.buffered > 0`):
+   *   no `await` per reply; `await write()` the last one of a chunk, which waits for the socket
+   *   to drain when it is full, so the held replies stay bounded by one chunk's worth.
+   *
+   * Throws `ConnectionClosedError` when the connection is closed.
    *
    * @example
    * ```ts
    * for (const peer of room) {
    *   if (peer.wfile.queue(message) > 1024 * 1024) peer.request.destroy(); // too far behind
    * }
+   * // Pipelining: an await only for the last reply to a chunk.
+   * if (this.rfile.buffered > 0) this.wfile.queue(reply);
+   * else await this.wfile.write(reply);
    * ```
    */
   queue(data: string | Uint8Array): number {
     if (this.closed) throw this.#closedError();
-    this.#sink.write(data);
+    this.#put(data, true);
     return this.#sink.writableLength;
   }
 

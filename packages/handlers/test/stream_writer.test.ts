@@ -332,4 +332,70 @@ describe('StreamWriter: one write per input chunk', () => {
       expect(writes).toBe(chunks); // 16 replies per chunk, one write each time
     }
   });
+
+  test('queue() while requests are buffered and write() for the last: one write per chunk, no await per reply', async () => {
+    const { TCPServer, StreamRequestHandler } = await import('sockserve');
+    let writes = 0;
+    let chunks = 0;
+    let awaited = 0;
+    class Queued extends StreamRequestHandler {
+      override setup(): void {
+        super.setup();
+        const socket = this.request as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+        const writeGeneric = socket._writeGeneric;
+        socket._writeGeneric = function (this: unknown, ...args: unknown[]) {
+          writes++;
+          return writeGeneric.apply(this, args);
+        };
+        this.request.on('data', () => chunks++);
+      }
+      override async handle(): Promise<void> {
+        for (;;) {
+          const line = this.rfile.tryReadline() ?? (await this.rfile.readline());
+          if (line.length === 0) return;
+          const reply = `+OK ${line.toString().trim()}\r\n`;
+          if (this.rfile.buffered > 0) {
+            this.wfile.queue(reply);
+          } else {
+            awaited++;
+            await this.wfile.write(reply);
+          }
+        }
+      }
+    }
+    await using server = new TCPServer({ host: '127.0.0.1', port: 0 }, Queued, { logger: false });
+    await server.listen();
+    void server.serveForever();
+    const client = net.connect((server.serverAddress as { port: number }).port, '127.0.0.1');
+    await new Promise((resolve) => client.once('connect', resolve));
+    for (let round = 0; round < 5; round++) {
+      const batch = Array.from({ length: 16 }, (_, i) => `GET key${round}-${i}\n`).join('');
+      const expected = Array.from({ length: 16 }, (_, i) => `+OK GET key${round}-${i}\r\n`).join('');
+      client.write(batch);
+      expect((await readBytes(client, Buffer.byteLength(expected))).toString()).toBe(expected);
+    }
+    client.end();
+    await new Promise((resolve) => client.once('close', resolve));
+    expect(chunks).toBeGreaterThanOrEqual(5);
+    expect(writes).toBe(chunks);
+    expect(awaited).toBe(chunks); // one await per chunk, not per reply
+  });
+
+  test('a queue() from another connection goes out at once; queued replies to one chunk keep their order', async () => {
+    await using p = await pair();
+    const reader = new StreamReader(p.socket);
+    const writer = new StreamWriter(p.socket, { input: reader });
+    // Nothing buffered on this connection: nothing to batch for, the kernel gets it now.
+    expect(writer.queue('now\n')).toBeGreaterThanOrEqual(0);
+    expect((await readBytes(p.client, 4)).toString()).toBe('now\n');
+    // Requests buffered: queued replies are held together, in order, and leave at the end of the tick.
+    p.client.write('abc');
+    await until(() => reader.buffered === 3 || p.socket.bytesRead === 3);
+    await reader.readExactly(1);
+    writer.queue('1');
+    writer.queue(Buffer.from('2'));
+    expect(writer.writableLength).toBe(2); // held in the socket, not yet with the kernel
+    await writer.write('3\n');
+    expect((await readBytes(p.client, 4)).toString()).toBe('123\n');
+  });
 });
