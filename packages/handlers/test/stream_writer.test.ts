@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { ConnectionClosedError, InvalidStateError, StreamReader, StreamWriter } from 'sockserve';
+import { ConnectionClosedError, InvalidStateError, StreamReader, StreamRequestHandler, StreamWriter, TCPServer } from 'sockserve';
 import { readAll, readBytes, until } from '../../../test/helpers/net.js';
 
 /** A connected pair of real TCP sockets, both destroyed on dispose. */
@@ -293,61 +293,62 @@ describe('pipeFrom(rfile): chunks go from the reader to the socket as they arriv
 });
 
 describe('StreamWriter: one write per input chunk', () => {
+  /** What a server saw: the input chunks, and the writes its sockets handed to the kernel. */
+  const counts = { writes: 0, chunks: 0 };
+
+  /** Counts the kernel writes of the handler's socket (one each, as write() or writev()) and its input chunks. */
+  function countKernelWrites(socket: net.Socket): void {
+    const internals = socket as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+    const writeGeneric = internals._writeGeneric;
+    internals._writeGeneric = function (this: unknown, ...args: unknown[]) {
+      counts.writes++;
+      return writeGeneric.apply(this, args);
+    };
+    socket.on('data', () => counts.chunks++);
+  }
+
+  /** Serves with `Handler` and sends 5 chunks of 16 pipelined requests, each answered in full before the next. */
+  async function pipeline(Handler: ConstructorParameters<typeof TCPServer>[1]): Promise<void> {
+    counts.writes = counts.chunks = 0;
+    await using server = new TCPServer({ host: '127.0.0.1', port: 0 }, Handler, { logger: false });
+    await server.listen();
+    void server.serveForever();
+    const client = net.connect((server.serverAddress as { port: number }).port, '127.0.0.1');
+    await new Promise((resolve) => client.once('connect', resolve));
+    for (let round = 0; round < 5; round++) {
+      const batch = Array.from({ length: 16 }, (_, i) => `GET key${round}-${i}\n`).join('');
+      const expected = Array.from({ length: 16 }, (_, i) => `+OK GET key${round}-${i}\r\n`).join('');
+      client.write(batch);
+      expect((await readBytes(client, Buffer.byteLength(expected))).toString()).toBe(expected);
+    }
+    client.end();
+    await new Promise((resolve) => client.once('close', resolve));
+    expect(counts.chunks).toBeGreaterThanOrEqual(5);
+  }
+
   test('the replies to every line of one chunk leave in one write, with or without Nagle', async () => {
-    const { TCPServer, StreamRequestHandler } = await import('sockserve');
     for (const nagle of [false, true]) {
-      let writes = 0;
-      let chunks = 0;
       class Pipelined extends StreamRequestHandler {
         static override disableNagleAlgorithm = !nagle;
         override setup(): void {
           super.setup();
-          const socket = this.request as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
-          const writeGeneric = socket._writeGeneric;
-          // Count the writes the socket hands to the kernel (one each, as write() or writev()).
-          socket._writeGeneric = function (this: unknown, ...args: unknown[]) {
-            writes++;
-            return writeGeneric.apply(this, args);
-          };
-          this.request.on('data', () => chunks++);
+          countKernelWrites(this.request);
         }
         override async handle(): Promise<void> {
           for await (const line of this.rfile.lines()) await this.wfile.write(`+OK ${line.toString().trim()}\r\n`);
         }
       }
-      await using server = new TCPServer({ host: '127.0.0.1', port: 0 }, Pipelined, { logger: false });
-      await server.listen();
-      void server.serveForever();
-      const client = net.connect((server.serverAddress as { port: number }).port, '127.0.0.1');
-      await new Promise((resolve) => client.once('connect', resolve));
-      for (let round = 0; round < 5; round++) {
-        const batch = Array.from({ length: 16 }, (_, i) => `GET key${round}-${i}\n`).join('');
-        const expected = Array.from({ length: 16 }, (_, i) => `+OK GET key${round}-${i}\r\n`).join('');
-        client.write(batch);
-        expect((await readBytes(client, Buffer.byteLength(expected))).toString()).toBe(expected);
-      }
-      client.end();
-      await new Promise((resolve) => client.once('close', resolve));
-      expect(chunks).toBeGreaterThanOrEqual(5);
-      expect(writes).toBe(chunks); // 16 replies per chunk, one write each time
+      await pipeline(Pipelined);
+      expect(counts.writes).toBe(counts.chunks); // 16 replies per chunk, one write each time
     }
   });
 
   test('queue() while requests are buffered and write() for the last: one write per chunk, no await per reply', async () => {
-    const { TCPServer, StreamRequestHandler } = await import('sockserve');
-    let writes = 0;
-    let chunks = 0;
     let awaited = 0;
     class Queued extends StreamRequestHandler {
       override setup(): void {
         super.setup();
-        const socket = this.request as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
-        const writeGeneric = socket._writeGeneric;
-        socket._writeGeneric = function (this: unknown, ...args: unknown[]) {
-          writes++;
-          return writeGeneric.apply(this, args);
-        };
-        this.request.on('data', () => chunks++);
+        countKernelWrites(this.request);
       }
       override async handle(): Promise<void> {
         for (;;) {
@@ -363,22 +364,9 @@ describe('StreamWriter: one write per input chunk', () => {
         }
       }
     }
-    await using server = new TCPServer({ host: '127.0.0.1', port: 0 }, Queued, { logger: false });
-    await server.listen();
-    void server.serveForever();
-    const client = net.connect((server.serverAddress as { port: number }).port, '127.0.0.1');
-    await new Promise((resolve) => client.once('connect', resolve));
-    for (let round = 0; round < 5; round++) {
-      const batch = Array.from({ length: 16 }, (_, i) => `GET key${round}-${i}\n`).join('');
-      const expected = Array.from({ length: 16 }, (_, i) => `+OK GET key${round}-${i}\r\n`).join('');
-      client.write(batch);
-      expect((await readBytes(client, Buffer.byteLength(expected))).toString()).toBe(expected);
-    }
-    client.end();
-    await new Promise((resolve) => client.once('close', resolve));
-    expect(chunks).toBeGreaterThanOrEqual(5);
-    expect(writes).toBe(chunks);
-    expect(awaited).toBe(chunks); // one await per chunk, not per reply
+    await pipeline(Queued);
+    expect(counts.writes).toBe(counts.chunks);
+    expect(awaited).toBe(counts.chunks); // one await per chunk, not per reply
   });
 
   test('a queue() from another connection goes out at once; queued replies to one chunk keep their order', async () => {
