@@ -161,8 +161,9 @@ export class StreamWriter implements Flushable {
 
   /**
    * Queues `data` without waiting for the peer, and returns how many bytes are now waiting to be
-   * sent. It is held and sent like `write()`'s data (with the other replies to the same input
-   * chunk), but never waits for the socket to drain and returns no promise. Two uses:
+   * sent. It never waits for the socket to drain and returns no promise; what it queues is held
+   * with everything else written until the handler waits for input, or until the end of the
+   * tick, and leaves in one write. Two uses:
    * - fan-out (one message to many peers), where a slow peer must not hold up the others: compare
    *   the result with your own bound and drop the peer past it;
    * - replies to pipelined requests, while more requests are buffered (`rfile.buffered > 0`):
@@ -183,7 +184,9 @@ export class StreamWriter implements Flushable {
    */
   queue(data: string | Uint8Array): number {
     if (this.closed) throw this.#closedError();
-    this.#put(data, true);
+    // Always held: a queue() is rarely alone (fan-out, replies to a batch of requests).
+    if (!this.#corked) this.#batch();
+    this.#put(data, false);
     return this.#sink.writableLength;
   }
 

@@ -369,21 +369,25 @@ describe('StreamWriter: one write per input chunk', () => {
     expect(awaited).toBe(counts.chunks); // one await per chunk, not per reply
   });
 
-  test('a queue() from another connection goes out at once; queued replies to one chunk keep their order', async () => {
+  test('queue() holds until the end of the tick or the next read, in order with write()', async () => {
     await using p = await pair();
     const reader = new StreamReader(p.socket);
     const writer = new StreamWriter(p.socket, { input: reader });
-    // Nothing buffered on this connection: nothing to batch for, the kernel gets it now.
-    expect(writer.queue('now\n')).toBeGreaterThanOrEqual(0);
+    // Held until the end of the tick, then sent (fan-out from another connection's handler).
+    writer.queue('no');
+    expect(writer.queue('w\n')).toBe(4); // still held in the socket
     expect((await readBytes(p.client, 4)).toString()).toBe('now\n');
-    // Requests buffered: queued replies are held together, in order, and leave at the end of the tick.
+    // Replies to requests held in order with write(), and sent when the handler waits for input.
     p.client.write('abc');
-    await until(() => reader.buffered === 3 || p.socket.bytesRead === 3);
     await reader.readExactly(1);
     writer.queue('1');
     writer.queue(Buffer.from('2'));
-    expect(writer.writableLength).toBe(2); // held in the socket, not yet with the kernel
     await writer.write('3\n');
+    expect(writer.writableLength).toBe(4);
+    const next = reader.readExactly(5); // waits: what is held goes out now
+    expect(writer.writableLength).toBe(0);
     expect((await readBytes(p.client, 4)).toString()).toBe('123\n');
+    p.client.write('def');
+    expect((await next).toString()).toBe('bcdef');
   });
 });
