@@ -46,6 +46,10 @@ defaults
   timeout connect 1s
   timeout client 30s
   timeout server 30s
+  # A health check that is merely slow (a busy machine, a long GC) is not a failure: without this,
+  # a check times out after its interval (200 ms here), and with "fall 1" that takes the server out.
+  # A stopped backend still fails its check at once (connection refused).
+  timeout check 2s
   # A connection refused by a backend (one that just stopped) is retried on another.
   retries 3
   option redispatch

@@ -73,6 +73,10 @@ async function startCluster() {
   const config = dir.file('haproxy.cfg');
   writeFileSync(config, haproxyConfig(port, backends));
   const haproxy = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // HAProxy's own log (server state changes, alerts), read so that its pipe never fills, and
+  // shown if the cluster does not come up.
+  let log = '';
+  haproxy.stderr!.setEncoding('utf8').on('data', (chunk: string) => (log = (log + chunk).slice(-4000)));
   const dispose = async (): Promise<void> => {
     haproxy.kill('SIGTERM');
     for (const child of running.values()) child.kill('SIGTERM');
@@ -83,14 +87,15 @@ async function startCluster() {
     );
     dir[Symbol.dispose]();
   };
-  for (let attempt = 0; ; attempt++) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
     try {
       await request(port, '0 warm');
       break;
     } catch (error) {
-      if (attempt > 100) {
+      if (Date.now() > deadline) {
         await dispose();
-        throw error;
+        throw new Error(`HAProxy did not pass a request within 15 s (${(error as Error).message}); its log:\n${log}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
