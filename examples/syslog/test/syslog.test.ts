@@ -1,17 +1,14 @@
-import { spawn } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
 import { tempDir, until } from '../../../test/helpers/net.js';
-import { runExample } from '../../../test/helpers/spawn.js';
+import { runExample, runPython } from '../../../test/helpers/spawn.js';
 import { parseSyslog } from '../src/syslog_parser.js';
 
 const READY = /listening on (\S+)/;
 
 /** Logs three records through Python's logging.handlers.SysLogHandler to `address`. */
-function pythonLogs(address: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', [
-      '-c',
-      `
+function pythonLogs(address: string[]): Promise<unknown> {
+  return runPython(
+    `
 import logging, logging.handlers, socket, sys
 if len(sys.argv) == 2:
     handler = logging.handlers.SysLogHandler(address=sys.argv[1])
@@ -26,12 +23,8 @@ log.error("it broke")
 log.info("multi\\nline")
 handler.close()
 `,
-      ...address,
-    ]);
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(err))));
-  });
+    address,
+  );
 }
 
 describe('syslog example', () => {

@@ -8,18 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { UnixDatagramSocket } from '@sockserve/unix-dgram';
 import { DatagramRequestHandler, SocketError, UDPServer, UnixDatagramServer } from 'sockserve';
 import { gate, tempDir, until } from '../../../test/helpers/net.js';
-
-/** Runs a Python script and resolves with its stdout; rejects on a non-zero exit. */
-function python(script: string, ...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`python exited with ${code}: ${err}`))));
-  });
-}
+import { runPython } from '../../../test/helpers/spawn.js';
 
 class Upper extends DatagramRequestHandler {
   override async handle() {
@@ -47,7 +36,7 @@ describe('Python peers', () => {
     await using server = new UDPServer({ host: '127.0.0.1', port: 0 }, Upper, { logger: false });
     await server.listen();
     void server.serveForever();
-    const out = await python(
+    const out = await runPython(
       `
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -55,7 +44,7 @@ s.settimeout(10)
 s.sendto(b"hello from python", ("127.0.0.1", int(sys.argv[1])))
 print(s.recv(65536).decode())
 `,
-      String(server.serverAddress.port),
+      [String(server.serverAddress.port)],
     );
     expect(out.trim()).toBe('HELLO FROM PYTHON');
   });
@@ -65,7 +54,7 @@ print(s.recv(65536).decode())
     await using server = new UnixDatagramServer(dir.file('server.sock'), Upper, { logger: false });
     await server.listen();
     void server.serveForever();
-    const out = await python(PY_UNIX_CLIENT, server.serverAddress, dir.file('py.sock'), '64');
+    const out = await runPython(PY_UNIX_CLIENT, [server.serverAddress, dir.file('py.sock'), '64']);
     const expected = Array.from({ length: 64 }, (_, i) => `MESSAGE ${i}`).sort();
     expect(out.trim().split('\n')).toEqual(expected);
   });
@@ -75,7 +64,7 @@ print(s.recv(65536).decode())
     await using server = new UnixDatagramServer(name, Upper, { logger: false });
     await server.listen();
     void server.serveForever();
-    const out = await python(PY_UNIX_CLIENT, `@${name.slice(1)}`, `@sockserve-py-client-${process.pid}`, '3');
+    const out = await runPython(PY_UNIX_CLIENT, [`@${name.slice(1)}`, `@sockserve-py-client-${process.pid}`, '3']);
     expect(out.trim().split('\n')).toEqual(['MESSAGE 0', 'MESSAGE 1', 'MESSAGE 2']);
   });
 
