@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { packAll, pnpmCommand, root } from './pack.js';
+import { cleanBuilds } from './clean.js';
+import { packAll, pnpmCommand, publicPackages, root } from './pack.js';
 import { missingPrebuilds, requiredPrebuilds } from './prebuilds.js';
 
 const { values } = parseArgs({ options: { 'dry-run': { type: 'boolean', default: false }, 'check-prebuilds': { type: 'boolean', default: false } } });
@@ -30,8 +31,10 @@ const run = (args, env = {}) => {
   if (result.status !== 0) process.exit(result.status ?? 1);
 };
 
-// A fresh build of everything: no stale dist/ is ever published.
-run(['exec', 'tsc', '-b', '--force']);
+// A fresh build of every public package: no stale dist/ is ever published (not even files left by
+// a source that was renamed or deleted, which `tsc -b --force` would keep).
+cleanBuilds(publicPackages().map((pkg) => pkg.dir));
+run(['exec', 'tsc', '-b']);
 
 if (values['dry-run']) {
   const destination = mkdtempSync(join(tmpdir(), 'sockserve-release-'));
