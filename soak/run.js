@@ -169,7 +169,9 @@ ${sections}
   Bound such peers with \`maxLineLength\` (a line has to end somewhere) and
   \`EventLoopStrategy({ maxConcurrency })\`, or end the request yourself after a total deadline.
 - A peer that never reads its reply holds its request in \`wfile.write()\` (memory stays bounded by
-  backpressure) until it goes away or the server closes: writes have no timeout of their own.
+  backpressure) until it goes away or the server closes, unless the handler sets \`writeTimeout\`
+  (then the write rejects with \`WriteTimeoutError\` once the peer has taken nothing for that long,
+  and the connection is closed). It is off by default, as \`timeout\` is.
 - Drops before any handler (datagrams over \`maxDatagramSize\`, a full backlog, failed PROXY headers,
   too many handshakes) are logged at most once a second per reason, then as a count; each still
   counts in \`stats()\` and fires \`'dropped'\`. Errors that reach \`handleError()\` are logged one by

@@ -18,6 +18,7 @@ const PEER_ERROR_LEVELS: Readonly<Record<string, 'info' | 'warn'>> = {
   ERR_STREAM_PREMATURE_CLOSE: 'info',
   ERR_SOCKSERVE_LIMIT_EXCEEDED: 'warn',
   ERR_SOCKSERVE_TIMEOUT: 'warn',
+  ERR_SOCKSERVE_WRITE_TIMEOUT: 'warn',
   ETIMEDOUT: 'warn',
   EHOSTUNREACH: 'warn',
   ENETUNREACH: 'warn',

@@ -186,6 +186,33 @@ export class TimeoutError extends SockserveError {
 }
 
 /**
+ * A write waited longer than the handler's `writeTimeout` for the peer to take data: the peer
+ * stopped reading (or its network stalled) while the socket's buffer was full. The connection is
+ * closed when this is raised; what was not sent is lost.
+ *
+ * @example
+ * ```ts
+ * class Handler extends StreamRequestHandler {
+ *   static override writeTimeout = 30_000;
+ *
+ *   override async handle() {
+ *     await this.wfile.pipeFrom(fs.createReadStream('big.iso')); // WriteTimeoutError if the peer stops reading
+ *   }
+ * }
+ * ```
+ */
+export class WriteTimeoutError extends SockserveError {
+  /** The timeout in milliseconds that elapsed. */
+  readonly timeout: number;
+
+  constructor(timeout: number) {
+    super(`The peer took no data for ${timeout} ms while a write waited; it may have stopped reading. The connection is closed`, 'ERR_SOCKSERVE_WRITE_TIMEOUT');
+    this.name = 'WriteTimeoutError';
+    this.timeout = timeout;
+  }
+}
+
+/**
  * The request was ended by the server before it finished: `serverClose({ timeout })` ran out of
  * time. This is the `reason` of the handler's `signal`.
  *
@@ -447,6 +474,7 @@ export const ErrorCodes = Object.freeze({
   LIMIT_EXCEEDED: 'ERR_SOCKSERVE_LIMIT_EXCEEDED',
   INCOMPLETE_READ: 'ERR_SOCKSERVE_INCOMPLETE_READ',
   TIMEOUT: 'ERR_SOCKSERVE_TIMEOUT',
+  WRITE_TIMEOUT: 'ERR_SOCKSERVE_WRITE_TIMEOUT',
   REQUEST_ABORTED: 'ERR_SOCKSERVE_REQUEST_ABORTED',
   CONNECTION_CLOSED: 'ERR_SOCKSERVE_CONNECTION_CLOSED',
   INVALID_STATE: 'ERR_SOCKSERVE_INVALID_STATE',

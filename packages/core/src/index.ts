@@ -30,6 +30,7 @@ export {
   toListenError,
   WorkerCrashedError,
   WorkerStartError,
+  WriteTimeoutError,
 } from './errors.js';
 export { EventLoopStrategy, type EventLoopStrategyOptions } from './event_loop_strategy.js';
 export { channels, tracingChannels, type RequestMessage, type RequestTraceContext } from './diagnostics.js';

@@ -76,7 +76,7 @@ const acceptors = new WeakMap<StartTlsOptions, TlsAcceptor>();
 /**
  * A handler for stream connections (TCP, Unix stream). `request` is the `net.Socket`; read from
  * `rfile` (a {@link StreamReader}) and write to `wfile` (a {@link StreamWriter}). Tune it with
- * static fields, as in Python: `timeout`, `disableNagleAlgorithm`, `maxLineLength`. The type
+ * static fields, as in Python: `timeout`, `writeTimeout`, `disableNagleAlgorithm`, `maxLineLength`. The type
  * parameters name the client address and the server (`StreamRequestHandler<InetAddress,
  * ChatServer>` gives a typed `this.server`).
  *
@@ -98,6 +98,11 @@ export class StreamRequestHandler<
   /** ms a read may wait without data before it rejects with `TimeoutError`; `null`: no limit. */
   static timeout: number | null = null;
   /**
+   * ms a write may wait while the peer takes no data (its buffer full, the peer not reading)
+   * before it rejects with `WriteTimeoutError` and the connection is closed; `null`: no limit.
+   */
+  static writeTimeout: number | null = null;
+  /**
    * Turns Nagle's algorithm off on the connection (`TCP_NODELAY`), so small writes go out at once
    * instead of waiting for the peer's ACK of the previous ones. Default: `true`, as in Go, Netty
    * and Node's http (Python's default is `False`); set it to `false` to get Nagle back. No effect
@@ -118,7 +123,7 @@ export class StreamRequestHandler<
     const options = this.constructor as typeof StreamRequestHandler;
     // No signal: when the server aborts the request it destroys the socket, which ends reads.
     this.#rfile = new StreamReader(request, { limit: options.maxLineLength, timeout: options.timeout });
-    this.#wfile = new StreamWriter(request, { input: this.#rfile });
+    this.#wfile = new StreamWriter(request, { input: this.#rfile, timeout: options.writeTimeout });
   }
 
   /** Buffered reads from the connection (after `startTls()`: from the TLS connection). */
@@ -247,7 +252,7 @@ export class StreamRequestHandler<
     this.#tls = undefined;
     const handler = this.constructor as typeof StreamRequestHandler;
     this.#rfile = new StreamReader(secure, { limit: handler.maxLineLength, timeout: handler.timeout });
-    this.#wfile = new StreamWriter(secure, { input: this.#rfile });
+    this.#wfile = new StreamWriter(secure, { input: this.#rfile, timeout: handler.writeTimeout });
     return { discarded };
   }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Writable } from 'node:stream';
-import { ConnectionClosedError } from '@sockserve/core';
+import { ConnectionClosedError, InvalidArgumentError, WriteTimeoutError } from '@sockserve/core';
 import { kOutput, kPipe, type Flushable, type ReaderPipe } from './_symbols.js';
 import { StreamReader } from './stream_reader.js';
 
@@ -24,6 +24,13 @@ export interface StreamWriterOptions {
    * replies to one input chunk leave in one system call. `StreamRequestHandler` passes its `rfile`.
    */
   input?: StreamReader;
+  /**
+   * ms a write may wait for the peer to take data (for the socket's buffer to drain, or for
+   * `end()` to flush) before it rejects with `WriteTimeoutError` and the connection is destroyed.
+   * Only waits count: a write the socket takes at once never times out. Default: `null` (no
+   * limit: a write waits until the peer reads, goes away, or the server closes).
+   */
+  timeout?: number | null;
 }
 
 /**
@@ -60,9 +67,16 @@ export class StreamWriter implements Flushable {
   #burst = 0;
   /** The socket is corked: writes are held until flush() (the reader waits, or the tick ends). */
   #corked = false;
+  /** ms a wait for the peer may last (`timeout`), or null. */
+  readonly #timeout: number | null;
 
   constructor(sink: Writable, options: StreamWriterOptions = {}) {
+    const { timeout = null } = options;
+    if (timeout !== null && !(typeof timeout === 'number' && timeout > 0)) {
+      throw new InvalidArgumentError(`Expected \`timeout\` to be a number of milliseconds above 0 or null, got \`${String(timeout)}\``);
+    }
     this.#sink = sink;
+    this.#timeout = timeout;
     this.#input = options.input;
     if (options.input !== undefined) options.input[kOutput] = this;
   }
@@ -95,7 +109,8 @@ export class StreamWriter implements Flushable {
   /**
    * Writes `data` (strings as UTF-8). Resolves with the number of bytes once the socket has taken
    * them, after waiting for it to drain if its buffer is over the high-water mark. Rejects with
-   * `ConnectionClosedError` when the connection is closed.
+   * `ConnectionClosedError` when the connection is closed, and with `WriteTimeoutError` when the
+   * wait outlasts the `timeout` option with the peer taking nothing.
    *
    * @example
    * ```ts
@@ -192,7 +207,8 @@ export class StreamWriter implements Flushable {
 
   /**
    * Resolves once the socket's buffer is below its high-water mark (at once if it already is).
-   * Rejects with `ConnectionClosedError` if the connection closes first.
+   * Rejects with `ConnectionClosedError` if the connection closes first, `WriteTimeoutError` as
+   * `write()` does.
    *
    * @example
    * ```ts
@@ -213,8 +229,8 @@ export class StreamWriter implements Flushable {
    * `await this.wfile.pipeFrom(this.rfile)` is an echo. From a `StreamReader`, chunks are written
    * as they arrive, from the socket's data callback (no promise per chunk, as fast as a bare
    * `'data'` listener); meanwhile the reader counts as busy (other reads reject with
-   * `InvalidStateError`). Rejects with the source's error, or with `ConnectionClosedError` when
-   * this connection closes first.
+   * `InvalidStateError`). Rejects with the source's error, with `ConnectionClosedError` when
+   * this connection closes first, or `WriteTimeoutError` as `write()` does.
    *
    * @example
    * ```ts
@@ -269,7 +285,8 @@ export class StreamWriter implements Flushable {
 
   /**
    * Half-closes the connection after everything written so far: the peer reads an end of
-   * stream, while this side can still read. Resolves once the data has been handed to the kernel.
+   * stream, while this side can still read. Resolves once the data has been handed to the kernel;
+   * rejects as `write()` does.
    *
    * @example
    * ```ts
@@ -291,11 +308,16 @@ export class StreamWriter implements Flushable {
     return this.#until('drain');
   }
 
-  /** Resolves on the sink's next `event`; rejects with ConnectionClosedError if it closes first. */
+  /**
+   * Resolves on the sink's next `event`; rejects with ConnectionClosedError if it closes first, or
+   * with WriteTimeoutError (and destroys the connection) when `timeout` ms pass first.
+   */
   #until(event: 'drain' | 'finish'): Promise<void> {
     const sink = this.#sink;
+    const timeout = this.#timeout;
     return new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
         sink.off(event, onEvent);
         sink.off('close', onClose);
       };
@@ -307,6 +329,25 @@ export class StreamWriter implements Flushable {
         cleanup();
         reject(this.#closedError());
       };
+      // An idle timeout: it fires only if the peer took nothing since it was set (or last
+      // re-armed). Destroyed without an error: the rejection is the one report of it (an 'error'
+      // event would reach the server's handleError() a second time).
+      let timer: NodeJS.Timeout | undefined;
+      if (timeout !== null) {
+        let backlog = unsent(sink);
+        const onTimeout = (): void => {
+          const now = unsent(sink);
+          if (now < backlog) {
+            backlog = now;
+            timer = setTimeout(onTimeout, timeout);
+            return;
+          }
+          cleanup();
+          reject(new WriteTimeoutError(timeout));
+          sink.destroy();
+        };
+        timer = setTimeout(onTimeout, timeout);
+      }
       sink.on(event, onEvent);
       sink.on('close', onClose);
     });
@@ -383,6 +424,17 @@ function resolvedWith(length: number): Promise<number> {
 
 /** How many bytes a writer may hand over without waiting before it lets other work run. */
 const YIELD_EVERY_BYTES = 1024 * 1024;
+
+/**
+ * Bytes the socket has not handed to the kernel yet: its own buffer, plus what the native handle
+ * still queues of the chunk being written (which shrinks as the peer takes data, where a chunk's
+ * length only leaves `writableLength` once all of it is written).
+ */
+function unsent(sink: Writable): number {
+  const handle = (sink as Writable & { _handle?: { writeQueueSize?: unknown } | null })._handle;
+  const queued = typeof handle?.writeQueueSize === 'number' ? handle.writeQueueSize : 0;
+  return sink.writableLength + queued;
+}
 
 /**
  * True while the socket holds more unsent bytes than its high-water mark. `write()` returns false

@@ -1,15 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { ConnectionClosedError, InvalidStateError, StreamReader, StreamRequestHandler, StreamWriter, TCPServer } from 'sockserve';
-import { readAll, readBytes, until } from '../../../test/helpers/net.js';
+import {
+  ConnectionClosedError,
+  InvalidArgumentError,
+  InvalidStateError,
+  StreamReader,
+  StreamRequestHandler,
+  StreamWriter,
+  TCPServer,
+  WriteTimeoutError,
+  type InetAddress,
+} from 'sockserve';
+import { memoryLogger } from '../../../test/helpers/log.js';
+import { exchange, readAll, readBytes, tempDir, until } from '../../../test/helpers/net.js';
 
-/** A connected pair of real TCP sockets, both destroyed on dispose. */
-async function pair(options: net.ServerOpts = {}) {
+/** A connected pair of real TCP sockets (Unix stream sockets at `path`), both destroyed on dispose. */
+async function pair(options: net.ServerOpts = {}, path?: string) {
   const server = net.createServer(options);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => (path === undefined ? server.listen(0, '127.0.0.1', resolve) : server.listen(path, resolve)));
   const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
-  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const client = path === undefined ? net.connect((server.address() as net.AddressInfo).port, '127.0.0.1') : net.connect(path);
   const socket = await accepted;
   server.close(); // stops listening now; the pair stays connected
   return {
@@ -389,5 +400,130 @@ describe('StreamWriter: one write per input chunk', () => {
     expect((await readBytes(p.client, 4)).toString()).toBe('123\n');
     p.client.write('def');
     expect((await next).toString()).toBe('bcdef');
+  });
+});
+
+describe('StreamWriter: write timeout', () => {
+  const MiB = Buffer.alloc(1024 * 1024, 'x');
+
+  test('the timeout must be a number of milliseconds above 0, or null', async () => {
+    await using p = await pair();
+    for (const timeout of [0, -1, Number.NaN, '100']) {
+      expect(() => new StreamWriter(p.socket, { timeout: timeout as number })).toThrow(InvalidArgumentError);
+    }
+    expect(() => new StreamWriter(p.socket, { timeout: null })).not.toThrow();
+  });
+
+  test('a write to a peer that does not read rejects with WriteTimeoutError and destroys the connection', async () => {
+    await using p = await pair();
+    p.client.pause(); // never reads
+    const writer = new StreamWriter(p.socket, { timeout: 200 });
+    const closed = new Promise((resolve) => p.client.once('close', resolve));
+    let error: unknown;
+    let waitedFrom = 0;
+    try {
+      for (let i = 0; i < 1024; i++) {
+        waitedFrom = Date.now();
+        await writer.write(MiB); // the kernel's buffers fill, then a write waits for the peer
+      }
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(WriteTimeoutError);
+    expect((error as WriteTimeoutError).code).toBe('ERR_SOCKSERVE_WRITE_TIMEOUT');
+    expect((error as WriteTimeoutError).timeout).toBe(200);
+    expect(Date.now() - waitedFrom).toBeGreaterThanOrEqual(190);
+    expect(p.socket.destroyed).toBe(true);
+    expect(p.socket.errored).toBeNull(); // destroyed without an error: the rejection is the one report
+    p.client.resume();
+    await closed;
+    await expect(writer.write('more')).rejects.toBeInstanceOf(ConnectionClosedError);
+  });
+
+  test('end() and pipeFrom() give up on a peer that does not read, too', async () => {
+    await using d = tempDir();
+    {
+      await using p = await pair({}, d.file('end.sock'));
+      p.client.pause();
+      const writer = new StreamWriter(p.socket, { timeout: 150 });
+      writer.queue(Buffer.alloc(8 * 1024 * 1024)); // far more than a Unix socket buffers
+      await expect(writer.end()).rejects.toBeInstanceOf(WriteTimeoutError);
+      expect(p.socket.destroyed).toBe(true);
+    }
+    {
+      await using p = await pair({}, d.file('pipe.sock'));
+      p.client.pause();
+      const writer = new StreamWriter(p.socket, { timeout: 150 });
+      const forever = (function* () {
+        for (;;) yield MiB;
+      })();
+      await expect(writer.pipeFrom(forever)).rejects.toBeInstanceOf(WriteTimeoutError);
+    }
+  });
+
+  test('it is an idle timeout: a slow peer that keeps taking data is waited for, even within one large write', async () => {
+    // A Unix socket buffers a few hundred KiB in the kernel; the peer takes 64 KiB every 40 ms,
+    // so the single 2 MiB write below needs about two timeouts' worth of time, with progress in each
+    // (the timeout is generous so that a busy machine's pauses cannot pass for a stalled peer).
+    await using d = tempDir();
+    await using p = await pair({}, d.file('slow.sock'));
+    p.client.pause();
+    const writer = new StreamWriter(p.socket, { timeout: 600 });
+    const size = 2 * 1024 * 1024;
+    let received = 0;
+    const reading = setInterval(() => {
+      for (let chunk: Buffer | null, taken = 0; taken < 65_536 && (chunk = p.client.read() as Buffer | null) !== null; ) {
+        taken += chunk.length;
+        received += chunk.length;
+      }
+    }, 40);
+    try {
+      const started = Date.now();
+      await writer.write(Buffer.alloc(size));
+      await writer.drain();
+      expect(Date.now() - started).toBeGreaterThan(600); // waited past the timeout: re-armed on progress
+      expect(p.socket.destroyed).toBe(false);
+      await until(() => received === size);
+    } finally {
+      clearInterval(reading);
+    }
+  });
+
+  test("a handler's writeTimeout: one WriteTimeoutError in handleError(), logged at warn, and serving goes on", async () => {
+    const { logger, records } = memoryLogger();
+    const errors: unknown[] = [];
+    class Flood extends StreamRequestHandler {
+      static override writeTimeout = 200;
+      override async handle() {
+        const line = await this.rfile.readline();
+        if (line.toString() === 'flood\n') for (;;) await this.wfile.write(MiB);
+        await this.wfile.write(line);
+      }
+    }
+    class Recording extends TCPServer {
+      override handleError(socket: net.Socket, client: InetAddress, error: unknown) {
+        errors.push(error);
+        super.handleError(socket, client, error);
+      }
+    }
+    await using server = new Recording({ host: '127.0.0.1', port: 0 }, Flood, { logger });
+    await server.listen();
+    void server.serveForever();
+    const { port } = server.serverAddress as InetAddress;
+    const stuck = net.connect(port, '127.0.0.1');
+    stuck.pause(); // asks for the flood, never reads it
+    stuck.write('flood\n');
+    const closed = new Promise((resolve) => stuck.once('close', resolve));
+    await until(() => errors.length > 0, 10_000);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(WriteTimeoutError);
+    stuck.resume();
+    await closed;
+    expect((await exchange(server, 'still here\n')).toString()).toBe('still here\n');
+    const failures = records.filter((r) => String(r.msg).startsWith('Request'));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ level: 40, code: 'ERR_SOCKSERVE_WRITE_TIMEOUT' }); // the peer's doing: warn, no stack
+    expect(failures[0]!.err).toBeUndefined();
+    expect(errors).toHaveLength(1);
   });
 });
