@@ -339,7 +339,7 @@ export class StreamWriter implements Flushable {
           const now = unsent(sink);
           if (now < backlog) {
             backlog = now;
-            timer = setTimeout(onTimeout, timeout);
+            timer!.refresh();
             return;
           }
           cleanup();
