@@ -12,6 +12,7 @@ import {
   TimeoutError,
 } from '@sockserve/core';
 import { kDetach, kOutput, kPipe, kReader, type ChunkConsumer, type Flushable, type ReaderPipe } from './_symbols.js';
+import { validateTimeout } from './_validate.js';
 
 const EMPTY = Buffer.alloc(0);
 const NEWLINE = Buffer.from('\n');
@@ -182,9 +183,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   constructor(source: Readable | Uint8Array, options: StreamReaderOptions = {}) {
     const { limit = 65_536, timeout = null, signal, highWaterMark } = options;
     validateLimit('limit', limit);
-    if (timeout !== null && !(typeof timeout === 'number' && timeout > 0)) {
-      throw new InvalidArgumentError(`Expected \`timeout\` to be a number of milliseconds above 0 or null, got \`${String(timeout)}\``);
-    }
+    validateTimeout('timeout', timeout);
     this.limit = limit;
     this.#highWaterMark = Math.max(highWaterMark ?? 65_536, limit);
     if (signal !== undefined) {

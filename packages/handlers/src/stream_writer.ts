@@ -4,7 +4,8 @@
  * @module
  */
 import type { Writable } from 'node:stream';
-import { ConnectionClosedError, InvalidArgumentError, WriteTimeoutError } from '@sockserve/core';
+import { ConnectionClosedError, WriteTimeoutError } from '@sockserve/core';
+import { validateTimeout } from './_validate.js';
 import { kOutput, kPipe, type Flushable, type ReaderPipe } from './_symbols.js';
 import { StreamReader } from './stream_reader.js';
 
@@ -72,9 +73,7 @@ export class StreamWriter implements Flushable {
 
   constructor(sink: Writable, options: StreamWriterOptions = {}) {
     const { timeout = null } = options;
-    if (timeout !== null && !(typeof timeout === 'number' && timeout > 0)) {
-      throw new InvalidArgumentError(`Expected \`timeout\` to be a number of milliseconds above 0 or null, got \`${String(timeout)}\``);
-    }
+    validateTimeout('timeout', timeout);
     this.#sink = sink;
     this.#timeout = timeout;
     this.#input = options.input;
