@@ -427,12 +427,27 @@ const YIELD_EVERY_BYTES = 1024 * 1024;
 /**
  * Bytes the socket has not handed to the kernel yet: its own buffer, plus what the native handle
  * still queues of the chunk being written (which shrinks as the peer takes data, where a chunk's
- * length only leaves `writableLength` once all of it is written).
+ * length only leaves `writableLength` once all of it is written), plus, for a TLS socket, what
+ * the plain socket under it still queues of the encrypted bytes.
  */
 function unsent(sink: Writable): number {
-  const handle = (sink as Writable & { _handle?: { writeQueueSize?: unknown } | null })._handle;
-  const queued = typeof handle?.writeQueueSize === 'number' ? handle.writeQueueSize : 0;
-  return sink.writableLength + queued;
+  const socket = sink as SocketInternals;
+  return sink.writableLength + queuedIn(socket) + queuedIn(socket._parent);
+}
+
+/** What the native handle of a socket still has to write (0 when there is no such handle). */
+function queuedIn(socket: SocketInternals | null | undefined): number {
+  const queued = socket?._handle?.writeQueueSize;
+  return typeof queued === 'number' ? queued : 0;
+}
+
+/**
+ * The parts of a socket `unsent()` reads: its native handle's write queue, and for a TLS socket
+ * the plain socket under it (`_parent`), whose queue shrinks as the peer reads.
+ */
+interface SocketInternals {
+  _handle?: { writeQueueSize?: unknown } | null;
+  _parent?: SocketInternals | null;
 }
 
 /**

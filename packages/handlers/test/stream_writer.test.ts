@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import tls from 'node:tls';
 import { describe, expect, test } from 'vitest';
 import {
   ConnectionClosedError,
@@ -12,6 +13,7 @@ import {
   WriteTimeoutError,
   type InetAddress,
 } from 'sockserve';
+import { testCerts } from '../../../test/helpers/certs.js';
 import { memoryLogger } from '../../../test/helpers/log.js';
 import { exchange, readAll, readBytes, tempDir, until } from '../../../test/helpers/net.js';
 
@@ -486,6 +488,53 @@ describe('StreamWriter: write timeout', () => {
       await until(() => received === size);
     } finally {
       clearInterval(reading);
+    }
+  });
+
+  test('over TLS too, a slow peer is waited for within one large write, and a silent one is not', async () => {
+    const { server: pairOfKeys, ca } = testCerts();
+    const server = tls.createServer({ key: pairOfKeys.key, cert: pairOfKeys.cert });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const connectPair = async (): Promise<[tls.TLSSocket, tls.TLSSocket]> => {
+      const accepted = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
+      const client = tls.connect({ port, host: '127.0.0.1', ca, servername: 'localhost' });
+      client.pause();
+      return [await accepted, client];
+    };
+    const sockets: net.Socket[] = [];
+    try {
+      // Slow: the peer takes 256 KiB every 40 ms of a single 12 MiB write, far more than the
+      // kernel buffers, so the write waits several timeouts' worth in all, with progress in each.
+      const [slowServerSide, slowClient] = await connectPair();
+      sockets.push(slowServerSide, slowClient);
+      const started = Date.now();
+      let received = 0;
+      slowClient.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received >= 262_144 * (1 + Math.floor((Date.now() - started) / 40))) slowClient.pause();
+      });
+      const pacing = setInterval(() => slowClient.resume(), 40);
+      try {
+        const writer = new StreamWriter(slowServerSide, { timeout: 600 });
+        await writer.write(Buffer.alloc(12 * 1024 * 1024));
+        await writer.drain();
+        expect(Date.now() - started).toBeGreaterThan(600);
+        expect(slowServerSide.destroyed).toBe(false);
+      } finally {
+        clearInterval(pacing);
+      }
+      // Silent: the same write to a peer that reads nothing times out.
+      const [silentServerSide, silentClient] = await connectPair();
+      sockets.push(silentServerSide, silentClient);
+      silentClient.on('error', () => {});
+      const writer = new StreamWriter(silentServerSide, { timeout: 300 });
+      const outcome = writer.write(Buffer.alloc(12 * 1024 * 1024)).then(() => writer.drain());
+      await expect(outcome).rejects.toBeInstanceOf(WriteTimeoutError);
+      expect(silentServerSide.destroyed).toBe(true);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 
