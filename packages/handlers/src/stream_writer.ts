@@ -28,8 +28,10 @@ export interface StreamWriterOptions {
   /**
    * ms a write may wait for the peer to take data (for the socket's buffer to drain, or for
    * `end()` to flush) before it rejects with `WriteTimeoutError` and the connection is destroyed.
-   * Only waits count: a write the socket takes at once never times out. Default: `null` (no
-   * limit: a write waits until the peer reads, goes away, or the server closes).
+   * Only waits count: a write the socket takes at once never times out, and any data the peer
+   * takes starts the time again (it is checked four times per timeout, so the error comes between
+   * `timeout` and 1.25 × `timeout` after the peer last took data). Default: `null` (no limit: a
+   * write waits until the peer reads, goes away, or the server closes).
    */
   timeout?: number | null;
 }
@@ -316,7 +318,7 @@ export class StreamWriter implements Flushable {
     const timeout = this.#timeout;
     return new Promise<void>((resolve, reject) => {
       const cleanup = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
+        if (timer !== undefined) clearInterval(timer);
         sink.off(event, onEvent);
         sink.off('close', onClose);
       };
@@ -328,24 +330,28 @@ export class StreamWriter implements Flushable {
         cleanup();
         reject(this.#closedError());
       };
-      // An idle timeout: it fires only if the peer took nothing since it was set (or last
-      // re-armed). Destroyed without an error: the rejection is the one report of it (an 'error'
-      // event would reach the server's handleError() a second time).
+      // An idle timeout: it fires once the peer has taken nothing for `timeout` ms. What is unsent
+      // is sampled four times per timeout, and only a drop counts as progress (the native queues
+      // fill after the write, a TLS socket's a little later). Destroyed without an error: the
+      // rejection is the one report of it (an 'error' event would reach the server's handleError()
+      // a second time).
       let timer: NodeJS.Timeout | undefined;
       if (timeout !== null) {
-        let backlog = unsent(sink);
-        const onTimeout = (): void => {
-          const now = unsent(sink);
-          if (now < backlog) {
-            backlog = now;
-            timer!.refresh();
-            return;
-          }
-          cleanup();
-          reject(new WriteTimeoutError(timeout));
-          sink.destroy();
-        };
-        timer = setTimeout(onTimeout, timeout);
+        let last = unsent(sink);
+        let quietSince = Date.now();
+        timer = setInterval(
+          () => {
+            const now = unsent(sink);
+            const at = Date.now();
+            if (now < last) quietSince = at;
+            last = now;
+            if (at - quietSince < timeout) return;
+            cleanup();
+            reject(new WriteTimeoutError(timeout));
+            sink.destroy();
+          },
+          Math.max(1, Math.floor(timeout / 4)),
+        );
       }
       sink.on(event, onEvent);
       sink.on('close', onClose);
