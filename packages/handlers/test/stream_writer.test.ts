@@ -483,7 +483,7 @@ describe('StreamWriter: write timeout', () => {
       const started = Date.now();
       await writer.write(Buffer.alloc(size));
       await writer.drain();
-      expect(Date.now() - started).toBeGreaterThan(600); // waited past the timeout: re-armed on progress
+      expect(Date.now() - started).toBeGreaterThan(600); // waited past the timeout: its progress was seen
       expect(p.socket.destroyed).toBe(false);
       await until(() => received === size);
     } finally {
